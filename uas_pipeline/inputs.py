@@ -1,0 +1,108 @@
+"""Listing input clips: a directory of audio files, one audio file, or a JSONL manifest.
+
+Manifest lines: ``{"id": optional str, "audio": path (relative to the manifest's folder, or
+absolute), "offset_s": optional, "duration_s": optional}``; other keys (reference labels) are ignored.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from .stages.base import ClipRef
+
+BUNDLED_DEMO = "bundled:demo"
+
+
+class InputError(ValueError):
+    """The input cannot be listed (missing, unreadable manifest, duplicate ids)."""
+
+
+def resolve_input(path: str) -> Path:
+    if path == BUNDLED_DEMO:
+        return Path(__file__).parent / "data" / "demo" / "demo.jsonl"
+    return Path(path).expanduser()
+
+
+def list_clips(path: str, extensions: list[str]) -> Iterator[ClipRef]:
+    """Yield clip references in a stable order; raise :class:`InputError` for unusable inputs."""
+    root = resolve_input(path)
+    seen: set[str] = set()
+    if root.is_dir():
+        refs = _list_directory(root, extensions)
+    elif root.is_file() and root.suffix == ".jsonl":
+        refs = _list_manifest(root)
+    elif root.is_file():
+        refs = iter([ClipRef(id=root.name, source=str(root.resolve()))])
+    else:
+        raise InputError(f"input not found: {path}")
+    for ref in refs:
+        if ref.id in seen:
+            raise InputError(f"duplicate clip id {ref.id!r} in {path}")
+        seen.add(ref.id)
+        yield ref
+
+
+def _list_directory(root: Path, extensions: list[str]) -> Iterator[ClipRef]:
+    wanted = {e.lower().lstrip(".") for e in extensions}
+    for dirpath, dirnames, filenames in os.walk(root, onerror=_raise):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if name.startswith(".") or name.rsplit(".", 1)[-1].lower() not in wanted:
+                continue
+            full = Path(dirpath) / name
+            yield ClipRef(id=full.relative_to(root).as_posix(), source=str(full.resolve()))
+
+
+def _raise(err: OSError) -> None:
+    raise InputError(f"cannot read input directory: {err}")
+
+
+def _list_manifest(manifest: Path) -> Iterator[ClipRef]:
+    base = manifest.parent
+    try:
+        handle = manifest.open(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot read manifest {manifest}: {exc}") from None
+    with handle:
+        for lineno, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            where = f"{manifest}:{lineno}"
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"{where}: not valid JSON: {exc}") from None
+            if not isinstance(entry, dict) or not isinstance(entry.get("audio"), str):
+                raise InputError(f"{where}: each line needs an \"audio\" path")
+            audio = Path(entry["audio"]).expanduser()
+            source = audio if audio.is_absolute() else base / audio
+            offset = _number(entry, "offset_s", where, default=0.0)
+            duration = _number(entry, "duration_s", where, default=None)
+            clip_id = entry.get("id")
+            if clip_id is None:
+                clip_id = Path(entry["audio"]).as_posix()
+                if offset:
+                    clip_id += f"@{offset:.3f}"
+            elif not isinstance(clip_id, str) or not clip_id:
+                raise InputError(f"{where}: \"id\" must be a non-empty string")
+            yield ClipRef(
+                id=clip_id,
+                source=str(source.resolve()),
+                offset_s=offset,
+                duration_s=duration,
+                region=bool(offset) or duration is not None,
+            )
+
+
+def _number(entry: dict, key: str, where: str, default: float | None) -> float | None:
+    value = entry.get(key, default)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise InputError(f"{where}: {key!r} must be a non-negative number")
+    if key == "duration_s" and value == 0:
+        raise InputError(f"{where}: 'duration_s' must be > 0")
+    return float(value)

@@ -1,0 +1,207 @@
+"""Recipes: a YAML file → a validated :class:`Recipe`, with ``--set`` overrides and a stable hash.
+
+Every key is checked before any work starts. Errors name the dotted key and, where a closed set
+exists, the allowed values (:class:`RecipeError`).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+STAGE_NAMES = ("vad", "asr", "diarization", "paralinguistics", "events")
+
+
+class RecipeError(ValueError):
+    """An invalid recipe; the message names the offending key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class InputConfig(_Strict):
+    path: str | None = None
+    """A directory (searched recursively) or a JSONL manifest; ``--input`` overrides it."""
+    extensions: list[str] = Field(
+        default_factory=lambda: ["wav", "flac", "mp3", "ogg", "oga", "opus", "m4a", "aac", "webm", "mp4"]
+    )
+    max_clip_duration_s: float = Field(default=600.0, gt=1.0)
+    """Longer files (or manifest regions) are split into regions of at most this length."""
+    min_clip_duration_s: float = Field(default=0.05, ge=0.0)
+    decode_num_cpus: float = Field(default=0.25, gt=0)
+    decode_batch_size: int = Field(default=4, ge=1)
+
+
+class OutputConfig(_Strict):
+    dir: str = "uas_output"
+    rows_per_shard: int = Field(default=1000, ge=1)
+    flush_interval_s: float = Field(default=60.0, gt=0)
+    """A partial shard is written at least this often, so a killed run loses little work."""
+    created_at: str = "source_mtime"
+    """``source_mtime`` (reproducible records), ``now``, or a fixed ISO 8601 timestamp."""
+
+
+class RuntimeConfig(_Strict):
+    ray_address: str | None = None
+    """``None`` starts an embedded local Ray; ``auto`` or ``ray://host:10001`` joins a cluster."""
+    num_cpus: int | None = Field(default=None, ge=1)
+    """CPUs of the embedded Ray (default: all); ignored when joining a cluster."""
+    num_gpus: int | None = Field(default=None, ge=0)
+    temp_dir: str | None = None
+    progress: bool = True
+
+
+class Resources(_Strict):
+    num_cpus: float = Field(default=1.0, gt=0)
+    num_gpus: float = Field(default=0.0, ge=0)
+    concurrency: int = Field(default=1, ge=1)
+    """Number of workers (actors) of this stage; each loads the model once."""
+    batch_size: int = Field(default=4, ge=1)
+
+
+class StageConfig(BaseModel):
+    """Common stage keys; backend parameters are the remaining keys, validated by the backend."""
+
+    model_config = ConfigDict(extra="allow")
+
+    enabled: bool = True
+    backend: str
+    resources: Resources = Field(default_factory=Resources)
+
+    def backend_params(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class Recipe(_Strict):
+    name: str = "uas"
+    input: InputConfig = Field(default_factory=InputConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+    runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
+    stages: dict[str, StageConfig] = Field(default_factory=dict)
+    max_failure_ratio: float = Field(default=0.5, ge=0, le=1)
+
+    @field_validator("stages", mode="before")
+    @classmethod
+    def _known_stages(cls, v: Any) -> Any:
+        if not isinstance(v, dict):
+            raise RecipeError("stages: must be a mapping of stage name to settings")
+        for name in v:
+            if name not in STAGE_NAMES:
+                raise RecipeError(f"stages.{name}: unknown stage; allowed: {', '.join(STAGE_NAMES)}")
+        return v
+
+    def hash(self) -> str:
+        """Stable hash of everything that changes records (not paths, runtime or output layout)."""
+        payload = self.model_dump(mode="json", exclude={"input": {"path"}, "output": True, "runtime": True})
+        payload["output"] = {"created_at": self.output.created_at}
+        text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def enabled_stages(self) -> dict[str, StageConfig]:
+        return {k: v for k, v in self.stages.items() if v.enabled}
+
+
+# --- loading ---------------------------------------------------------------------------------------
+
+
+def parse_override(item: str) -> tuple[list[str], Any]:
+    """``a.b.c=value`` → (["a", "b", "c"], value parsed as a YAML scalar/flow value)."""
+    key, sep, raw = item.partition("=")
+    if not sep or not key.strip():
+        raise RecipeError(f"--set {item!r}: expected dotted.key=value")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError as exc:
+        raise RecipeError(f"--set {key}: cannot parse value {raw!r}: {exc}") from exc
+    return key.strip().split("."), value
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    data = copy.deepcopy(data)
+    for item in overrides:
+        path, value = parse_override(item)
+        node = data
+        for i, part in enumerate(path[:-1]):
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            elif not isinstance(child, dict):
+                raise RecipeError(f"--set {'.'.join(path)}: {'.'.join(path[: i + 1])} is not a mapping")
+            node = child
+        node[path[-1]] = value
+    return data
+
+
+def _format_validation_error(exc: ValidationError, prefix: str = "") -> str:
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in (prefix, *err["loc"]) if p != "")
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        elif err["type"] == "literal_error":
+            msg = f"invalid value {err.get('input')!r}; {msg.lower()}"
+        lines.append(f"{loc or '<recipe>'}: {msg}")
+    return "invalid recipe:\n  " + "\n  ".join(lines)
+
+
+def _allowed_keys(model: type[BaseModel]) -> str:
+    return ", ".join(sorted(model.model_fields))
+
+
+def validate_recipe(data: dict[str, Any]) -> Recipe:
+    """Validate a recipe mapping, including every stage's backend and backend parameters."""
+    from .stages.registry import available_backends, get_backend
+
+    if not isinstance(data, dict):
+        raise RecipeError("invalid recipe: the top level must be a mapping")
+    try:
+        recipe = Recipe.model_validate(data)
+    except ValidationError as exc:
+        message = _format_validation_error(exc)
+        for err in exc.errors():
+            if err["type"] == "extra_forbidden":
+                section = err["loc"][0] if len(err["loc"]) > 1 else None
+                model = Recipe.model_fields[section].annotation if section else Recipe
+                if isinstance(model, type) and issubclass(model, BaseModel):
+                    message += f"\n  allowed keys{' in ' + str(section) if section else ''}: {_allowed_keys(model)}"
+                break
+        raise RecipeError(message) from None
+    for name, stage in recipe.stages.items():
+        backends = available_backends(name)
+        if stage.backend not in backends:
+            if not stage.enabled:
+                continue  # a disabled stage may name a backend this version does not ship yet
+            allowed = ", ".join(backends) or "none in this version"
+            raise RecipeError(f"stages.{name}.backend: unknown backend {stage.backend!r}; allowed: {allowed}")
+        params_model = get_backend(name, stage.backend).Params
+        try:
+            params_model.model_validate(stage.backend_params())
+        except ValidationError as exc:
+            message = _format_validation_error(exc, prefix=f"stages.{name}")
+            if any(e["type"] == "extra_forbidden" for e in exc.errors()):
+                common = "enabled, backend, resources"
+                message += f"\n  allowed keys in stages.{name}: {common}, {_allowed_keys(params_model)}"
+            raise RecipeError(message) from None
+    return recipe
+
+
+def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
+    """Read a YAML recipe, apply ``--set`` overrides and validate it."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except FileNotFoundError:
+        raise RecipeError(f"recipe not found: {path}") from None
+    except yaml.YAMLError as exc:
+        raise RecipeError(f"{path}: not valid YAML: {exc}") from None
+    data = apply_overrides(data, overrides or [])
+    # Relative input/output paths are relative to the working directory, like CLI arguments.
+    return validate_recipe(data)

@@ -1,0 +1,366 @@
+"""Pydantic v2 models of the Unified Audio Schema (UAS) record, version 1.
+
+Every key of the spec is a required field (nullable where the spec allows ``null``), so the generated
+JSON Schema and these models accept and reject the same documents field by field. Rules that span
+fields (time order, bounds against the clip duration, speaker references, text = joined segments) are
+checked by model validators; JSON Schema cannot express them, so ``uas-pipeline validate`` runs both.
+
+Floats are rounded on validation (times to ms, probabilities to 1e-4, physical values to 1e-3), so a
+record is equal to its own canonical-JSON round trip.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from .vocab import EMOTIONS, EVENT_LABELS, AgeGroup, Emotion, Gender, Level
+
+UAS_VERSION = "1.0"
+TIME_TOLERANCE_S = 0.001
+_ISO_8601 = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$"
+
+
+def _rounder(ndigits: int):
+    def _round(value: float) -> float:
+        rounded = round(float(value), ndigits)
+        return 0.0 if rounded == 0 else rounded  # no "-0.0" in canonical JSON
+
+    return _round
+
+
+def _optional_rounder(ndigits: int):
+    inner = _rounder(ndigits)
+    return lambda value: None if value is None else inner(value)
+
+
+Seconds = Annotated[float, Field(ge=0, allow_inf_nan=False), AfterValidator(_rounder(3))]
+Probability = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False), AfterValidator(_rounder(4))]
+OptProbability = Annotated[
+    float | None, Field(ge=0, le=1, allow_inf_nan=False), AfterValidator(_optional_rounder(4))
+]
+Measure = Annotated[float, Field(allow_inf_nan=False), AfterValidator(_rounder(3))]
+SpeakerId = Annotated[str, Field(pattern=r"^SPEAKER_\d{2,}$")]
+EventLabel = Literal[EVENT_LABELS]  # type: ignore[valid-type]
+
+
+def _sorted_json(value: Any) -> Any:
+    """Sort mapping keys recursively so free-form dicts serialize deterministically."""
+    if isinstance(value, dict):
+        return {str(k): _sorted_json(value[k]) for k in sorted(value, key=str)}
+    if isinstance(value, list | tuple):
+        return [_sorted_json(v) for v in value]
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError("non-finite number in parameters")
+        return _rounder(6)(value)
+    return value
+
+
+class UASModel(BaseModel):
+    """Base of every UAS model: unknown keys are errors, NaN and infinity are rejected."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, validate_assignment=True)
+
+
+def _check_order(span: Any) -> Any:
+    if not span.start < span.end:
+        raise ValueError(f"start ({span.start}) must be < end ({span.end})")
+    return span
+
+
+class TimeSpan(UASModel):
+    """A half-open interval in seconds from the clip start; ``start < end``."""
+
+    start: Seconds
+    end: Seconds
+
+    _ordered = model_validator(mode="after")(_check_order)
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+
+# --- clip ------------------------------------------------------------------------------------------
+
+
+class Clip(UASModel):
+    id: str = Field(min_length=1)
+    source: str = Field(min_length=1)
+    duration_s: Annotated[float, Field(gt=0, allow_inf_nan=False), AfterValidator(_rounder(3))]
+    sample_rate: int = Field(gt=0)
+    channels: int = Field(ge=1)
+    offset_s: Annotated[
+        float | None, Field(ge=0, allow_inf_nan=False), AfterValidator(_optional_rounder(3))
+    ] = None
+
+
+# --- transcription ---------------------------------------------------------------------------------
+
+
+class Word(UASModel):
+    word: str
+    start: Seconds
+    end: Seconds
+    confidence: OptProbability
+
+    _ordered = model_validator(mode="after")(_check_order)
+
+
+class Segment(TimeSpan):
+    speaker: SpeakerId | None
+    text: str
+    confidence: OptProbability
+    words: list[Word] | None
+
+    @model_validator(mode="after")
+    def _words_inside(self) -> Segment:
+        for w in self.words or ():
+            if w.start < self.start - TIME_TOLERANCE_S or w.end > self.end + TIME_TOLERANCE_S:
+                raise ValueError(f"word {w.word!r} [{w.start}, {w.end}] outside its segment")
+        return self
+
+
+def join_segment_texts(segments: list[Segment]) -> str:
+    """The transcription text rule: stripped segment texts joined by one space, in time order."""
+    return " ".join(t for t in (s.text.strip() for s in segments) if t)
+
+
+class Transcription(UASModel):
+    text: str
+    language: Annotated[str, Field(pattern=r"^[a-z]{2}$")] | None
+    language_confidence: OptProbability
+    segments: list[Segment]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Transcription:
+        starts = [s.start for s in self.segments]
+        if starts != sorted(starts):
+            raise ValueError("transcription segments must be in time order")
+        expected = join_segment_texts(self.segments)
+        if self.text != expected:
+            raise ValueError("transcription.text must equal the segment texts joined in time order")
+        return self
+
+
+# --- paralinguistics -------------------------------------------------------------------------------
+
+
+class GenderAttribute(UASModel):
+    label: Gender
+    confidence: OptProbability
+
+
+class AgeAttribute(UASModel):
+    label: AgeGroup
+    years: Annotated[float | None, Field(ge=0, le=130, allow_inf_nan=False)]
+    confidence: OptProbability
+
+
+class EmotionAttribute(UASModel):
+    label: Emotion
+    confidence: OptProbability
+    scores: dict[Emotion, Probability] | None
+
+    @field_validator("scores")
+    @classmethod
+    def _sorted_scores(cls, v: dict[str, float] | None) -> dict[str, float] | None:
+        return None if v is None else {k: v[k] for k in EMOTIONS if k in v}
+
+
+class PitchAttribute(UASModel):
+    mean_hz: Annotated[float | None, Field(gt=0, allow_inf_nan=False), AfterValidator(_optional_rounder(3))]
+    std_hz: Annotated[float | None, Field(ge=0, allow_inf_nan=False), AfterValidator(_optional_rounder(3))]
+    level: Level | None
+
+
+class SpeakingRateAttribute(UASModel):
+    words_per_s: Annotated[float | None, Field(ge=0, allow_inf_nan=False), AfterValidator(_optional_rounder(3))]
+    syllables_per_s: Annotated[
+        float | None, Field(ge=0, allow_inf_nan=False), AfterValidator(_optional_rounder(3))
+    ]
+    level: Level | None
+
+
+class LoudnessAttribute(UASModel):
+    lufs: Annotated[float | None, Field(le=0, allow_inf_nan=False), AfterValidator(_optional_rounder(3))]
+    level: Level | None
+
+
+class ArousalAttribute(UASModel):
+    value: OptProbability
+    level: Level | None
+
+
+class SpeakerProfile(UASModel):
+    id: SpeakerId
+    speech_duration_s: Annotated[
+        float | None, Field(ge=0, allow_inf_nan=False), AfterValidator(_optional_rounder(3))
+    ]
+    gender: GenderAttribute | None
+    age: AgeAttribute | None
+    emotion: EmotionAttribute | None
+    pitch: PitchAttribute | None
+    speaking_rate: SpeakingRateAttribute | None
+    loudness: LoudnessAttribute | None
+    arousal: ArousalAttribute | None
+
+
+class SegmentParalinguistics(TimeSpan):
+    speaker: SpeakerId | None
+    emotion: EmotionAttribute | None
+    pitch: PitchAttribute | None
+    speaking_rate: SpeakingRateAttribute | None
+    loudness: LoudnessAttribute | None
+    arousal: ArousalAttribute | None
+
+
+class Reverberation(UASModel):
+    rt60_s: Annotated[float | None, Field(ge=0, allow_inf_nan=False), AfterValidator(_optional_rounder(3))]
+    level: Level | None
+
+
+class RecordingAttributes(UASModel):
+    num_speakers: int | None = Field(ge=0)
+    speech_ratio: OptProbability
+    overlap_ratio: OptProbability
+    snr_db: Annotated[float | None, Field(allow_inf_nan=False), AfterValidator(_optional_rounder(3))]
+    reverberation: Reverberation | None
+
+
+class Paralinguistics(UASModel):
+    speakers: list[SpeakerProfile] | None
+    segments: list[SegmentParalinguistics] | None
+    recording: RecordingAttributes | None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Paralinguistics:
+        if self.speakers is not None:
+            ids = [s.id for s in self.speakers]
+            if len(ids) != len(set(ids)):
+                raise ValueError("paralinguistics.speakers ids must be unique")
+            if self.segments is not None:
+                unknown = {s.speaker for s in self.segments if s.speaker is not None} - set(ids)
+                if unknown:
+                    raise ValueError(f"paralinguistics.segments use undeclared speakers {sorted(unknown)}")
+            rec = self.recording
+            if rec is not None and rec.num_speakers is not None and rec.num_speakers != len(ids):
+                raise ValueError("recording.num_speakers must equal the number of speakers")
+        return self
+
+
+# --- events ----------------------------------------------------------------------------------------
+
+
+class Event(UASModel):
+    label: EventLabel
+    start: Seconds
+    end: Seconds
+    confidence: Probability
+    source_label: str = Field(min_length=1)
+    ontology_id: Annotated[str, Field(pattern=r"^/[a-z]/[0-9a-z_]+$")] | None
+
+    _ordered = model_validator(mode="after")(_check_order)
+
+
+# --- provenance ------------------------------------------------------------------------------------
+
+
+class StageProvenance(UASModel):
+    backend: str | None
+    model: str | None
+    model_version: str | None
+    params: dict[str, Any]
+    status: Annotated[str, Field(pattern=r"^(ok|skipped: .+)$")]
+
+    @field_validator("params")
+    @classmethod
+    def _canonical_params(cls, v: dict[str, Any]) -> dict[str, Any]:
+        return _sorted_json(v)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+class Provenance(UASModel):
+    pipeline_version: str = Field(min_length=1)
+    recipe_hash: Annotated[str, Field(pattern=r"^[0-9a-f]{16,64}$")]
+    created_at: Annotated[str, Field(pattern=_ISO_8601)]
+    stages: dict[str, StageProvenance]
+
+    @field_validator("created_at")
+    @classmethod
+    def _parse_time(cls, v: str) -> str:
+        datetime.fromisoformat(v.replace("Z", "+00:00"))
+        return v
+
+    @field_validator("stages")
+    @classmethod
+    def _sorted_stages(cls, v: dict[str, StageProvenance]) -> dict[str, StageProvenance]:
+        return {k: v[k] for k in sorted(v)}
+
+
+# --- record ----------------------------------------------------------------------------------------
+
+
+class UASRecord(UASModel):
+    """One clip's annotation. ``None`` parts were not annotated; provenance says why."""
+
+    uas_version: Literal["1.0"]
+    clip: Clip
+    transcription: Transcription | None
+    paralinguistics: Paralinguistics | None
+    non_linguistic_events: list[Event] | None
+    provenance: Provenance
+
+    @model_validator(mode="after")
+    def _cross_part_rules(self) -> UASRecord:
+        limit = self.clip.duration_s + TIME_TOLERANCE_S
+        for where, span in self.iter_spans():
+            if span.end > limit:
+                raise ValueError(f"{where} ends at {span.end} s, after the clip ({self.clip.duration_s} s)")
+        used = set()
+        if self.transcription is not None:
+            used = {s.speaker for s in self.transcription.segments if s.speaker is not None}
+        if used:
+            declared = set()
+            if self.paralinguistics is not None and self.paralinguistics.speakers is not None:
+                declared = {s.id for s in self.paralinguistics.speakers}
+            missing = used - declared
+            if missing:
+                raise ValueError(
+                    f"transcription uses speakers {sorted(missing)} missing from paralinguistics.speakers"
+                )
+        if self.non_linguistic_events is not None:
+            keys = [(e.start, e.end, e.label) for e in self.non_linguistic_events]
+            if keys != sorted(keys):
+                raise ValueError("non_linguistic_events must be sorted by (start, end, label)")
+        return self
+
+    def iter_spans(self):
+        """Yield ``(json_path, span)`` for every timed element of the record."""
+        if self.transcription is not None:
+            for i, seg in enumerate(self.transcription.segments):
+                yield f"transcription.segments[{i}]", seg
+                for j, w in enumerate(seg.words or ()):
+                    yield f"transcription.segments[{i}].words[{j}]", w
+        if self.paralinguistics is not None:
+            for i, seg in enumerate(self.paralinguistics.segments or ()):
+                yield f"paralinguistics.segments[{i}]", seg
+        for i, ev in enumerate(self.non_linguistic_events or ()):
+            yield f"non_linguistic_events[{i}]", ev
+
+    # canonical JSON lives in .canonical; thin wrappers keep the public API on the record itself
+    def to_json(self) -> str:
+        from .canonical import to_canonical_json
+
+        return to_canonical_json(self)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> UASRecord:
+        return cls.model_validate_json(text)

@@ -1,0 +1,86 @@
+"""Controlled vocabularies of the UAS record (v1)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+LEVELS = ("very_low", "low", "medium", "high", "very_high")
+GENDERS = ("female", "male", "unknown")
+AGE_GROUPS = ("child", "teen", "adult", "senior", "unknown")
+EMOTIONS = (
+    "neutral",
+    "happy",
+    "sad",
+    "angry",
+    "fearful",
+    "disgusted",
+    "surprised",
+    "calm",
+    "bored",
+    "other",
+    "unknown",
+)
+
+# Non-linguistic event labels. Backends map their own classes (AudioSet display names, ESC-50 ...)
+# onto these; adding a label is an additive (minor) schema change. Speech is deliberately absent.
+EVENT_LABELS = (
+    "alarm",
+    "animal",
+    "applause",
+    "baby_cry",
+    "bell",
+    "bird",
+    "breathing",
+    "car_horn",
+    "cat",
+    "cheering",
+    "clapping",
+    "clock_tick",
+    "cough",
+    "crowd",
+    "crying",
+    "dog",
+    "door",
+    "drilling",
+    "engine",
+    "footsteps",
+    "glass_breaking",
+    "gunshot",
+    "hammer",
+    "insect",
+    "jackhammer",
+    "keyboard_typing",
+    "knock",
+    "laughter",
+    "music",
+    "noise",
+    "rain",
+    "siren",
+    "singing",
+    "sneeze",
+    "snoring",
+    "telephone",
+    "thunder",
+    "vehicle",
+    "water",
+    "whistling",
+    "wind",
+    "other",
+)
+
+Level = Literal["very_low", "low", "medium", "high", "very_high"]
+Gender = Literal["female", "male", "unknown"]
+AgeGroup = Literal["child", "teen", "adult", "senior", "unknown"]
+Emotion = Literal[
+    "neutral",
+    "happy",
+    "sad",
+    "angry",
+    "fearful",
+    "disgusted",
+    "surprised",
+    "calm",
+    "bored",
+    "other",
+    "unknown",
+]

