@@ -65,12 +65,9 @@ def cmd_run(args: argparse.Namespace) -> int:
           + (f" = {rtf:.1f}x real time" if rtf else ""))
     if summary.failures_by_stage:
         print("failures by stage: " + ", ".join(f"{k}={v}" for k, v in sorted(summary.failures_by_stage.items())))
-    if summary.failure_ratio > recipe.max_failure_ratio:
-        print(
-            f"uas-pipeline: error: {summary.failed} of {summary.ok + summary.failed} clips failed "
-            f"({summary.failure_ratio:.0%} > max_failure_ratio {recipe.max_failure_ratio:.0%})",
-            file=sys.stderr,
-        )
+    problem = summary.over_limits(recipe)
+    if problem:
+        print(f"uas-pipeline: error: {problem}; see {summary.output_dir}/errors", file=sys.stderr)
         return EXIT_TOO_MANY_FAILURES
     return 0
 

@@ -85,7 +85,11 @@ class Recipe(_Strict):
     output: OutputConfig = Field(default_factory=OutputConfig)
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
     stages: dict[str, StageConfig] = Field(default_factory=dict)
-    max_failure_ratio: float = Field(default=0.5, ge=0, le=1)
+    max_failure_ratio: float = Field(default=0.1, ge=0, le=1)
+    """Exit non-zero when more than this share of decoded clips fail in an annotation stage."""
+    max_input_failure_ratio: float = Field(default=1.0, ge=0, le=1)
+    """Exit non-zero when more than this share of clips cannot be decoded (corrupt files are
+    expected in crawled data, so by default they only go to the ledger)."""
 
     @field_validator("stages", mode="before")
     @classmethod

