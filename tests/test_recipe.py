@@ -184,11 +184,6 @@ def test_bad_set_syntax(item):
         assert "stages.asr.beam_size" in message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG recipe.py: YAML parses an unquoted ISO timestamp to datetime; OutputConfig.created_at "
-    "(documented to accept a fixed ISO 8601 timestamp) then rejects it as not a string",
-)
 @pytest.mark.parametrize("via", ["set", "file"])
 def test_created_at_timestamp_unquoted(tmp_path, via):
     if via == "set":

@@ -312,10 +312,6 @@ def test_no_negative_zero(path, value):
     assert "-0.0" not in text and ":-0," not in text and ":-0}" not in text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG models.py: AgeAttribute.years has no rounding AfterValidator (keeps -0.0 and all digits)",
-)
 @pytest.mark.parametrize("years, expected", [(-0.0, "0.0"), (34.123456789, "34.123")], ids=["-0.0", "digits"])
 def test_age_years_canonical(years, expected):
     doc = mutate(rich_record_dict(), [((*SPK0, "age", "years"), years)])
@@ -405,11 +401,6 @@ def test_field_mutation_rejected_by_both(validator, changes):
     assert record_problems(text, VALIDATOR)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG models.py: pydantic lax mode coerces numeric strings/bools that the JSON Schema rejects; "
-    "validate JSON with strict=True (from_json / record_problems)",
-)
 @pytest.mark.parametrize(
     "path, value",
     [
@@ -586,10 +577,6 @@ def test_span_within_tolerance_of_duration_accepted(end):
     assert record_problems(record.to_json(), VALIDATOR) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG models.py: `end > duration_s + 0.001` is a float comparison; 1.001 + 0.001 < 1.002",
-)
 def test_tolerance_is_exact_for_all_durations():
     doc = minimal_record_dict()
     doc["clip"]["duration_s"] = 1.001

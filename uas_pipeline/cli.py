@@ -152,6 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", metavar="KEY=VALUE")
     p.add_argument("--work-dir", default=None, help="where to write the bench output (default: a temp dir)")
     p.add_argument("--json-out", default=None, help="write the results as JSON here")
+    p.add_argument("--order", choices=("bare-first", "pipeline-first"), default="bare-first",
+                   help="which side runs first (to check order effects)")
     p.set_defaults(func=cmd_bench)
     return parser
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,19 @@ class OutputConfig(_Strict):
     """A partial shard is written at least this often, so a killed run loses little work."""
     created_at: str = "source_mtime"
     """``source_mtime`` (reproducible records), ``now``, or a fixed ISO 8601 timestamp."""
+
+    @field_validator("created_at", mode="before")
+    @classmethod
+    def _timestamp_text(cls, v: Any) -> Any:
+        if isinstance(v, datetime):  # YAML parses unquoted timestamps
+            v = v if v.tzinfo else v.replace(tzinfo=timezone.utc)
+            return v.isoformat().replace("+00:00", "Z")
+        if isinstance(v, str) and v not in ("source_mtime", "now"):
+            try:
+                datetime.fromisoformat(v.replace("Z", "+00:00"))
+            except ValueError:
+                raise ValueError("expected source_mtime, now, or an ISO 8601 timestamp") from None
+        return v
 
 
 class RuntimeConfig(_Strict):
@@ -102,9 +116,21 @@ class Recipe(_Strict):
         return v
 
     def hash(self) -> str:
-        """Stable hash of everything that changes records (not paths, runtime or output layout)."""
-        payload = self.model_dump(mode="json", exclude={"input": {"path"}, "output": True, "runtime": True})
-        payload["output"] = {"created_at": self.output.created_at}
+        """Stable hash of what changes records: enabled stages with their validated backend parameters
+        (defaults filled in), region length, minimum clip length and ``created_at``; not paths,
+        resources, runtime, output layout or failure limits."""
+        from .stages.registry import get_backend
+
+        stages = {}
+        for name, cfg in sorted(self.enabled_stages().items()):
+            params = get_backend(name, cfg.backend).Params.model_validate(cfg.backend_params())
+            stages[name] = {"backend": cfg.backend, "params": params.model_dump(mode="json")}
+        payload = {
+            "input": {"max_clip_duration_s": self.input.max_clip_duration_s,
+                      "min_clip_duration_s": self.input.min_clip_duration_s},
+            "created_at": self.output.created_at,
+            "stages": stages,
+        }
         text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 

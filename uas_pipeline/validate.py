@@ -48,7 +48,7 @@ def record_problems(text: str, validator: Draft202012Validator | None = None) ->
         for err in validator.iter_errors(doc)
     ]
     try:
-        record = UASRecord.model_validate_json(text)
+        record = UASRecord.from_json(text)
     except ValidationError as exc:
         problems += [f"rule: {'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in exc.errors()]
     else:

@@ -66,6 +66,14 @@ class UASModel(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, validate_assignment=True)
 
 
+def _beyond(value: float, limit: float) -> bool:
+    """``value > limit`` by more than the 1 ms tolerance (compared in whole ms, no float noise)."""
+    diff = value - limit
+    if not math.isfinite(diff):
+        return diff > 0
+    return round(diff * 1000) > round(TIME_TOLERANCE_S * 1000)
+
+
 def _check_order(span: Any) -> Any:
     if not span.start < span.end:
         raise ValueError(f"start ({span.start}) must be < end ({span.end})")
@@ -120,7 +128,7 @@ class Segment(TimeSpan):
     @model_validator(mode="after")
     def _words_inside(self) -> Segment:
         for w in self.words or ():
-            if w.start < self.start - TIME_TOLERANCE_S or w.end > self.end + TIME_TOLERANCE_S:
+            if _beyond(self.start, w.start) or _beyond(w.end, self.end):
                 raise ValueError(f"word {w.word!r} [{w.start}, {w.end}] outside its segment")
         return self
 
@@ -157,7 +165,9 @@ class GenderAttribute(UASModel):
 
 class AgeAttribute(UASModel):
     label: AgeGroup
-    years: Annotated[float | None, Field(ge=0, le=130, allow_inf_nan=False)]
+    years: Annotated[
+        float | None, Field(ge=0, le=130, allow_inf_nan=False), AfterValidator(_optional_rounder(3))
+    ]
     confidence: OptProbability
 
 
@@ -320,9 +330,8 @@ class UASRecord(UASModel):
 
     @model_validator(mode="after")
     def _cross_part_rules(self) -> UASRecord:
-        limit = self.clip.duration_s + TIME_TOLERANCE_S
         for where, span in self.iter_spans():
-            if span.end > limit:
+            if _beyond(span.end, self.clip.duration_s):
                 raise ValueError(f"{where} ends at {span.end} s, after the clip ({self.clip.duration_s} s)")
         used = set()
         if self.transcription is not None:
@@ -363,4 +372,5 @@ class UASRecord(UASModel):
 
     @classmethod
     def from_json(cls, text: str | bytes) -> UASRecord:
-        return cls.model_validate_json(text)
+        # strict: "12.5" is not a number here either, exactly as in the JSON Schema
+        return cls.model_validate_json(text, strict=True)
