@@ -87,7 +87,11 @@ def write_manifest(path: Path, n: int, sources: list[Path]) -> None:
 # --- sampling --------------------------------------------------------------------------------------
 
 
+AGENT_TITLES = ("ray::DashboardAgent", "ray::RuntimeEnvAgent")
+
+
 def role(proc: psutil.Process, driver_pid: int) -> str:
+    """driver | gcs_server | raylet | worker (``ray::`` processes) | agent | other (Ray's python helpers)."""
     if proc.pid == driver_pid:
         return "driver"
     try:
@@ -95,13 +99,13 @@ def role(proc: psutil.Process, driver_pid: int) -> str:
         cmdline = " ".join(proc.cmdline())
     except (psutil.NoSuchProcess, psutil.AccessDenied):
         return "other"
-    if "gcs_server" in name or "gcs_server" in cmdline:
-        return "gcs_server"
-    if name == "raylet" or "/raylet " in cmdline or cmdline.endswith("/raylet"):
-        return "raylet"
+    if cmdline.startswith(AGENT_TITLES) or "dashboard/agent.py" in cmdline or "runtime_env/agent" in cmdline:
+        return "agent"
     if cmdline.startswith("ray::") or "default_worker.py" in cmdline:
-        return "worker"
-    return "other"  # log monitor, dashboard/runtime-env agents, ...
+        return "worker"  # the title changes from "python ... default_worker.py" to "ray::IDLE" etc.
+    if name in ("gcs_server", "raylet"):
+        return name
+    return "other"  # log monitor, monitor, dashboard, ...
 
 
 @dataclass
@@ -118,22 +122,30 @@ class Peaks:
 
 
 class Sampler:
-    """Samples the driver and the run's process tree; remembers peaks and a time series."""
+    """Samples the driver and the run's process tree; remembers peaks and a time series.
 
-    def __init__(self, driver_pid: int, temp_dir: str):
+    RSS comes from /proc/PID/statm (about 0.05 ms a process) at every tick. USS/PSS need
+    /proc/PID/smaps_rollup, which walks the page tables of the process under its mmap lock: 2-60 ms a
+    process here, and at 0.2 s for 15 processes it took most of a core and slowed the run several
+    times over. So PSS is swept every ``pss_interval`` seconds only (0: never).
+    """
+
+    def __init__(self, driver_pid: int, temp_dir: str, pss_interval: float):
         self.driver = psutil.Process(driver_pid)
         self.temp_dir = temp_dir
+        self.pss_interval = pss_interval
         self.peaks = Peaks()
         self.series: list[dict[str, Any]] = []
         self.known: dict[int, psutil.Process] = {driver_pid: self.driver}
         self.roles: dict[int, str] = {}
         self.found_only_by_cmdline: set[int] = set()
         self.found_by_children: set[int] = set()
-        self.full_info_ok = True
-        self.sample_cost_s = 0.0
-        self.samples = 0
+        self.pss_ok = pss_interval > 0
+        self.cost_s = {"rss": 0.0, "pss": 0.0}
+        self.samples = {"rss": 0, "pss": 0}
         self.t0 = time.monotonic()
         self._last_scan = -1e9
+        self._last_pss = -1e9
 
     def _discover(self) -> list[psutil.Process]:
         try:
@@ -144,7 +156,7 @@ class Sampler:
             self.found_by_children.add(c.pid)
             self.known.setdefault(c.pid, c)
         now = time.monotonic()
-        if now - self._last_scan >= 1.0:  # a full scan of /proc once a second is plenty
+        if now - self._last_scan >= 1.0:  # in case something was re-parented; once a second is plenty
             self._last_scan = now
             for p in psutil.process_iter(["cmdline"]):
                 if p.pid in self.known:
@@ -152,8 +164,7 @@ class Sampler:
                 cmd = p.info.get("cmdline") or []
                 if any(self.temp_dir in part for part in cmd):
                     self.known[p.pid] = p
-                    if p.pid not in self.found_by_children:
-                        self.found_only_by_cmdline.add(p.pid)
+                    self.found_only_by_cmdline.add(p.pid)
         alive = []
         for pid, p in list(self.known.items()):
             if p.is_running():
@@ -162,9 +173,19 @@ class Sampler:
                 del self.known[pid]
         return alive
 
+    def _role(self, p: psutil.Process) -> str:
+        r = self.roles.get(p.pid)
+        if r is None or r == "other":  # a starting worker may not have its title yet
+            r = self.roles[p.pid] = role(p, self.driver.pid)
+        return r
+
     def sample(self) -> None:
         start = time.perf_counter()
         procs = self._discover()
+        with_pss = self.pss_ok and start - self._last_pss >= self.pss_interval
+        kind = "pss" if with_pss else "rss"
+        if with_pss:
+            self._last_pss = start
         tot = {"rss": 0, "uss": 0, "pss": 0}
         by_role_rss: dict[str, int] = {}
         by_role_pss: dict[str, int] = {}
@@ -172,19 +193,17 @@ class Sampler:
         driver = (0, 0, 0)
         for p in procs:
             try:
-                if self.full_info_ok:
+                if with_pss:
                     mi = p.memory_full_info()
                     rss, uss, pss = mi.rss, mi.uss, getattr(mi, "pss", 0)
                 else:
                     rss, uss, pss = p.memory_info().rss, 0, 0
             except psutil.AccessDenied:
-                self.full_info_ok = False
+                self.pss_ok = False
                 continue
             except (psutil.NoSuchProcess, psutil.ZombieProcess):
                 continue
-            r = self.roles.get(p.pid)
-            if r is None:
-                r = self.roles[p.pid] = role(p, self.driver.pid)
+            r = self._role(p)
             counted += 1
             tot["rss"] += rss
             tot["uss"] += uss
@@ -192,33 +211,34 @@ class Sampler:
             by_role_rss[r] = by_role_rss.get(r, 0) + rss
             by_role_pss[r] = by_role_pss.get(r, 0) + pss
             if p.pid == self.driver.pid:
-                pk = self.peaks
-                pk.driver_rss = max(pk.driver_rss, rss)
-                pk.driver_uss = max(pk.driver_uss, uss)
-                pk.driver_pss = max(pk.driver_pss, pss)
                 driver = (rss, uss, pss)
         if counted == 0:
             return
         pk = self.peaks
+        pk.driver_rss = max(pk.driver_rss, driver[0])
         pk.tree_rss = max(pk.tree_rss, tot["rss"])
-        pk.tree_uss = max(pk.tree_uss, tot["uss"])
-        pk.tree_pss = max(pk.tree_pss, tot["pss"])
         pk.max_processes = max(pk.max_processes, counted)
         for r, v in by_role_rss.items():
             pk.by_role_rss[r] = max(pk.by_role_rss.get(r, 0), v)
-        for r, v in by_role_pss.items():
-            pk.by_role_pss[r] = max(pk.by_role_pss.get(r, 0), v)
-        d = driver
-        self.series.append({
+        point = {
             "t": round(time.monotonic() - self.t0, 2),
             "procs": counted,
-            "driver_rss_mb": round(d[0] / MB, 1),
-            "driver_pss_mb": round(d[2] / MB, 1),
+            "driver_rss_mb": round(driver[0] / MB, 1),
             "tree_rss_mb": round(tot["rss"] / MB, 1),
-            "tree_pss_mb": round(tot["pss"] / MB, 1),
-        })
-        self.samples += 1
-        self.sample_cost_s += time.perf_counter() - start
+        }
+        if with_pss:
+            pk.driver_uss = max(pk.driver_uss, driver[1])
+            pk.driver_pss = max(pk.driver_pss, driver[2])
+            pk.tree_uss = max(pk.tree_uss, tot["uss"])
+            pk.tree_pss = max(pk.tree_pss, tot["pss"])
+            for r, v in by_role_pss.items():
+                pk.by_role_pss[r] = max(pk.by_role_pss.get(r, 0), v)
+            point.update(driver_pss_mb=round(driver[2] / MB, 1), tree_pss_mb=round(tot["pss"] / MB, 1),
+                         tree_rss_by_role_mb={k: round(v / MB, 1) for k, v in sorted(by_role_rss.items())},
+                         tree_pss_by_role_mb={k: round(v / MB, 1) for k, v in sorted(by_role_pss.items())})
+        self.series.append(point)
+        self.samples[kind] += 1
+        self.cost_s[kind] += time.perf_counter() - start
 
 
 # --- one run ---------------------------------------------------------------------------------------
@@ -234,8 +254,8 @@ def cli_command() -> list[str]:
     return [sys.executable, "-c", "import sys; from uas_pipeline.cli import main; sys.exit(main())"]
 
 
-def run_once(n: int, work: Path, sources: list[Path], recipe: str, interval: float, timeout_s: float,
-             keep: bool) -> dict[str, Any]:
+def run_once(n: int, work: Path, sources: list[Path], recipe: str, interval: float, pss_interval: float,
+             timeout_s: float, keep: bool) -> dict[str, Any]:
     manifest = work / f"manifest-{n}.jsonl"
     out = work / f"out-{n}"
     shutil.rmtree(out, ignore_errors=True)
@@ -252,7 +272,7 @@ def run_once(n: int, work: Path, sources: list[Path], recipe: str, interval: flo
     with log.open("w") as logf:
         t0 = time.monotonic()
         proc = subprocess.Popen(cmd, cwd=REPO, stdout=logf, stderr=subprocess.STDOUT)
-        sampler = Sampler(proc.pid, temp_dir)
+        sampler = Sampler(proc.pid, temp_dir, pss_interval)
         next_tick = time.monotonic()
         while proc.poll() is None:
             sampler.sample()
@@ -282,9 +302,11 @@ def run_once(n: int, work: Path, sources: list[Path], recipe: str, interval: flo
         "processes_seen": len(sampler.roles),
         "processes_by_role": _count(sampler.roles.values()),
         "found_only_by_cmdline": len(sampler.found_only_by_cmdline),
-        "pss_available": sampler.full_info_ok,
+        "pss_available": sampler.pss_ok,
         "samples": sampler.samples,
-        "mean_sample_cost_ms": round(1000 * sampler.sample_cost_s / max(1, sampler.samples), 1),
+        "mean_sample_cost_ms": {k: round(1000 * sampler.cost_s[k] / max(1, sampler.samples[k]), 2)
+                                for k in sampler.cost_s},
+        "sampler_cpu_share": round(sum(sampler.cost_s.values()) / wall, 3),
         "leftover_processes": leftovers,
         "log": str(log),
         "series": sampler.series,
@@ -356,7 +378,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work-dir", help="manifests, clips, outputs and logs (default: a new folder in /tmp)")
     ap.add_argument("--json-out", help="write the results (with the sampled time series) here")
     ap.add_argument("--recipe", default="recipes/demo.yaml", help="relative to the repository root")
-    ap.add_argument("--interval", type=float, default=0.2, help="seconds between samples")
+    ap.add_argument("--interval", type=float, default=0.2, help="seconds between RSS samples")
+    ap.add_argument("--pss-interval", type=float, default=2.0,
+                    help="seconds between USS/PSS sweeps (smaps_rollup, costly); 0: RSS only")
     ap.add_argument("--timeout", type=float, default=3600, help="seconds per run before it is stopped")
     ap.add_argument("--keep", action="store_true", help="keep outputs and Ray temp dirs")
     args = ap.parse_args(argv)
@@ -366,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
     sources = make_sources(work / "clips")
     results = []
     for n in sorted(args.clips):
-        r = run_once(n, work, sources, args.recipe, args.interval, args.timeout, args.keep)
+        r = run_once(n, work, sources, args.recipe, args.interval, args.pss_interval, args.timeout, args.keep)
         p = r["peaks_mb"]
         print(f"[memory_rss] N={n}: rc={r['returncode']} wall={r['wall_s']}s ok={r['ok']} "
               f"driver RSS {p['driver_rss']} MB, tree RSS {p['tree_rss']} MB, tree PSS {p['tree_pss']} MB",
@@ -386,6 +410,7 @@ def main(argv: list[str] | None = None) -> int:
             "cpus": os.cpu_count(),
             "memory_gb": round(psutil.virtual_memory().total / 1024**3, 1),
             "interval_s": args.interval,
+            "pss_interval_s": args.pss_interval,
             "work_dir": str(work),
             "ratios": rat,
             "runs": results,

@@ -24,7 +24,7 @@ from .inputs import InputError, list_clips
 from .modelfiles import package_version
 from .recipe import Recipe, RecipeError, load_recipe
 from .runner import RunError, ensure_ray, run
-from .stages.asr_faster_whisper import FasterWhisperParams, FasterWhisperStage, resolve_model
+from .stages.asr_faster_whisper import FasterWhisperStage, resolve_model
 
 ORDERS = ("bare-first", "pipeline-first")
 EXIT_INVALID = 2
@@ -60,31 +60,11 @@ def asr_settings(recipe: Recipe) -> dict[str, Any]:
     cfg = recipe.stages["asr"]
     if cfg.backend != "faster-whisper":
         raise RecipeError(f"stages.asr.backend: bench compares faster-whisper, not {cfg.backend!r}")
-    p = FasterWhisperParams.model_validate(cfg.backend_params())
-    stage = FasterWhisperStage(p, cfg.resources)
-    device = p.device if p.device != "auto" else ("cuda" if cfg.resources.num_gpus > 0 else "cpu")
-    compute_type = p.compute_type
-    if compute_type == "default":
-        compute_type = "float16" if device == "cuda" else "int8"
-    model_path, model_label = resolve_model(p.model)
+    stage = FasterWhisperStage(cfg.backend_params(), cfg.resources)
     return {
-        "model": {
-            "model_size_or_path": model_path,
-            "device": device,
-            "compute_type": compute_type,
-            "cpu_threads": p.cpu_threads or stage.torch_threads,
-            "download_root": p.download_root,
-            "local_files_only": p.local_files_only,
-        },
-        "transcribe": {
-            "beam_size": p.beam_size,
-            "language": p.language,
-            "task": p.task,
-            "word_timestamps": p.word_timestamps,
-            "condition_on_previous_text": p.condition_on_previous_text,
-            "vad_filter": False,
-        },
-        "model_label": model_label,
+        "model": stage.whisper_model_kwargs(),
+        "transcribe": stage.transcribe_kwargs(),
+        "model_label": resolve_model(stage.params.model)[1],
         "pipeline_resources": cfg.resources.model_dump(),
     }
 

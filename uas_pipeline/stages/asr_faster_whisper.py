@@ -54,28 +54,44 @@ class FasterWhisperStage(Stage):
     Params = FasterWhisperParams
     default_resources = Resources(num_cpus=1.0, batch_size=4)
 
-    def setup(self) -> None:
-        from faster_whisper import WhisperModel
-
+    def whisper_model_kwargs(self) -> dict[str, Any]:
+        """``WhisperModel(**kwargs)`` as this stage builds it (device and compute type resolved)."""
         p = self.params
-        self._model_path, self._model_label = resolve_model(p.model)
         device = p.device
         if device == "auto":
             device = "cuda" if self.resources.num_gpus > 0 else "cpu"
         compute_type = p.compute_type
         if compute_type == "default":
             compute_type = "float16" if device == "cuda" else "int8"
-        self._compute_type = compute_type
-        self._model = WhisperModel(
-            self._model_path,
-            device=device,
-            compute_type=compute_type,
-            cpu_threads=p.cpu_threads or self.torch_threads,
-            download_root=p.download_root,
-            local_files_only=p.local_files_only,
-        )
-        model_dir = Path(self._model_path)
-        weights = model_dir / "model.bin"
+        return {
+            "model_size_or_path": resolve_model(p.model)[0],
+            "device": device,
+            "compute_type": compute_type,
+            "cpu_threads": p.cpu_threads or self.torch_threads,
+            "download_root": p.download_root,
+            "local_files_only": p.local_files_only,
+        }
+
+    def transcribe_kwargs(self) -> dict[str, Any]:
+        """Decoding options passed to ``WhisperModel.transcribe`` (VAD is our own stage)."""
+        p = self.params
+        return {
+            "beam_size": p.beam_size,
+            "language": p.language,
+            "task": p.task,
+            "word_timestamps": p.word_timestamps,
+            "condition_on_previous_text": p.condition_on_previous_text,
+            "vad_filter": False,
+        }
+
+    def setup(self) -> None:
+        from faster_whisper import WhisperModel
+
+        kwargs = self.whisper_model_kwargs()
+        self._model_label = resolve_model(self.params.model)[1]
+        self._compute_type = kwargs["compute_type"]
+        self._model = WhisperModel(**kwargs)
+        weights = Path(kwargs["model_size_or_path"]) / "model.bin"
         self._version = file_checksum(weights) if weights.is_file() else None
         self._fw_version = package_version("faster-whisper")
 
@@ -100,15 +116,7 @@ class FasterWhisperStage(Stage):
             if sum(e - s for s, e in speech) < p.min_speech_s:
                 empty = Transcription(text="", language=None, language_confidence=None, segments=[])
                 return empty.model_dump(mode="json")
-        segments_iter, info = self._model.transcribe(
-            task.audio,
-            beam_size=p.beam_size,
-            language=p.language,
-            task=p.task,
-            word_timestamps=p.word_timestamps,
-            condition_on_previous_text=p.condition_on_previous_text,
-            vad_filter=False,
-        )
+        segments_iter, info = self._model.transcribe(task.audio, **self.transcribe_kwargs())
         segments = []
         for seg in segments_iter:
             built = _to_segment(seg, task.duration_s, p.word_timestamps)
