@@ -99,12 +99,12 @@ def role(proc: psutil.Process, driver_pid: int) -> str:
         cmdline = " ".join(proc.cmdline())
     except (psutil.NoSuchProcess, psutil.AccessDenied):
         return "other"
+    if name in ("gcs_server", "raylet"):
+        return name  # first: the raylet's command line names the worker and agent scripts
     if cmdline.startswith(AGENT_TITLES) or "dashboard/agent.py" in cmdline or "runtime_env/agent" in cmdline:
         return "agent"
     if cmdline.startswith("ray::") or "default_worker.py" in cmdline:
         return "worker"  # the title changes from "python ... default_worker.py" to "ray::IDLE" etc.
-    if name in ("gcs_server", "raylet"):
-        return name
     return "other"  # log monitor, monitor, dashboard, ...
 
 
@@ -354,14 +354,15 @@ def _read_summary(out: Path) -> dict[str, Any]:
 
 
 def table(results: list[dict[str, Any]]) -> str:
-    head = ("| clips | wall s | clips ok | peak driver RSS MB | peak driver PSS MB | peak tree RSS MB "
-            "| peak tree PSS MB | processes |")
+    head = ("| clips | wall s | clips ok | peak driver RSS MB | peak tree RSS MB | peak tree PSS MB "
+            "| peak worker RSS MB | processes |")
     lines = [head, "|" + "---:|" * 8]
     for r in results:
         p = r["peaks_mb"]
+        worker = r["peaks_by_role_rss_mb"].get("worker", 0.0)
         lines.append(
-            f"| {r['clips']} | {r['wall_s']:.0f} | {r['ok']} | {p['driver_rss']:.0f} | {p['driver_pss']:.0f} "
-            f"| {p['tree_rss']:.0f} | {p['tree_pss']:.0f} | {r['max_processes']} |"
+            f"| {r['clips']} | {r['wall_s']:.0f} | {r['ok']} | {p['driver_rss']:.0f} | {p['tree_rss']:.0f} "
+            f"| {p['tree_pss']:.0f} | {worker:.0f} | {r['max_processes']} |"
         )
     return "\n".join(lines)
 
@@ -369,7 +370,7 @@ def table(results: list[dict[str, Any]]) -> str:
 def ratios(results: list[dict[str, Any]]) -> dict[str, float]:
     lo, hi = results[0], results[-1]
     return {k: round(hi["peaks_mb"][k] / lo["peaks_mb"][k], 3)
-            for k in ("driver_rss", "driver_pss", "tree_rss", "tree_pss") if lo["peaks_mb"].get(k)}
+            for k in ("driver_rss", "tree_rss", "tree_pss") if lo["peaks_mb"].get(k)}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -248,7 +248,7 @@ def load_audio(
             sr = info.sample_rate
             total = round(info.duration_s * sr)
             start = round(offset_s * sr)
-            stop = None if duration_s is None else start + round(duration_s * sr)
+            stop = None if duration_s is None else round((offset_s + duration_s) * sr)  # adjacent regions tile exactly
             if total and start >= total:
                 raise AudioError(
                     "too_short", f"{p}: offset {offset_s:.3f}s is beyond the end ({info.duration_s:.3f}s)"

@@ -7,6 +7,7 @@ absolute), "offset_s": optional, "duration_s": optional}``; other keys (referenc
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -50,7 +51,7 @@ def _list_directory(root: Path, extensions: list[str]) -> Iterator[ClipRef]:
     for dirpath, dirnames, filenames in os.walk(root, onerror=_raise):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
-            if name.startswith(".") or name.rsplit(".", 1)[-1].lower() not in wanted:
+            if name.startswith(".") or Path(name).suffix[1:].lower() not in wanted:
                 continue
             full = Path(dirpath) / name
             yield ClipRef(id=full.relative_to(root).as_posix(), source=str(full.resolve()))
@@ -63,14 +64,18 @@ def _raise(err: OSError) -> None:
 def _list_manifest(manifest: Path) -> Iterator[ClipRef]:
     base = manifest.parent
     try:
-        handle = manifest.open(encoding="utf-8")
+        handle = manifest.open("rb")
     except OSError as exc:
         raise InputError(f"cannot read manifest {manifest}: {exc}") from None
     with handle:
-        for lineno, line in enumerate(handle, start=1):
+        for lineno, raw in enumerate(handle, start=1):
+            where = f"{manifest}:{lineno}"
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise InputError(f"{where}: not UTF-8 text") from None
             if not line.strip():
                 continue
-            where = f"{manifest}:{lineno}"
             try:
                 entry = json.loads(line)
             except json.JSONDecodeError as exc:
@@ -101,7 +106,7 @@ def _number(entry: dict, key: str, where: str, default: float | None) -> float |
     value = entry.get(key, default)
     if value is None:
         return default
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
         raise InputError(f"{where}: {key!r} must be a non-negative number")
     if key == "duration_s" and value == 0:
         raise InputError(f"{where}: 'duration_s' must be > 0")

@@ -180,7 +180,10 @@ def run_stage(stage: Stage, tasks: list[ClipTask], provenance: dict[str, Any]) -
     for task in active:
         t1 = time.perf_counter()
         try:
-            (output,) = stage.process([task])
+            outputs = stage.process([task])
+            if len(outputs) != 1:
+                raise RuntimeError(f"{type(stage).__name__}.process returned {len(outputs)} outputs for 1")
+            output = outputs[0]
         except Exception as exc:  # noqa: BLE001
             task.error = StageError(stage.name, type(exc).__name__, _message(exc))
             continue

@@ -128,7 +128,7 @@ class OutputDir:
         return read_ids(data_shards(self.path)) | read_ids(error_shards(self.path))
 
     def retire_errors(self) -> int:
-        """Move the ledger aside so its clips are retried; returns the number of rows moved."""
+        """Move the ledger aside so its clips are retried; returns the number of clips affected."""
         shards = error_shards(self.path)
         if not shards:
             return 0

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
-LEVELS = ("very_low", "low", "medium", "high", "very_high")
-GENDERS = ("female", "male", "unknown")
-AGE_GROUPS = ("child", "teen", "adult", "senior", "unknown")
-EMOTIONS = (
+Level = Literal["very_low", "low", "medium", "high", "very_high"]
+Gender = Literal["female", "male", "unknown"]
+AgeGroup = Literal["child", "teen", "adult", "senior", "unknown"]
+Emotion = Literal[
     "neutral",
     "happy",
     "sad",
@@ -19,7 +19,12 @@ EMOTIONS = (
     "bored",
     "other",
     "unknown",
-)
+]
+
+LEVELS: tuple[str, ...] = get_args(Level)
+GENDERS: tuple[str, ...] = get_args(Gender)
+AGE_GROUPS: tuple[str, ...] = get_args(AgeGroup)
+EMOTIONS: tuple[str, ...] = get_args(Emotion)
 
 # Non-linguistic event labels. Backends map their own classes (AudioSet display names, ESC-50 ...)
 # onto these; adding a label is an additive (minor) schema change. Speech is deliberately absent.
@@ -68,19 +73,3 @@ EVENT_LABELS = (
     "other",
 )
 
-Level = Literal["very_low", "low", "medium", "high", "very_high"]
-Gender = Literal["female", "male", "unknown"]
-AgeGroup = Literal["child", "teen", "adult", "senior", "unknown"]
-Emotion = Literal[
-    "neutral",
-    "happy",
-    "sad",
-    "angry",
-    "fearful",
-    "disgusted",
-    "surprised",
-    "calm",
-    "bored",
-    "other",
-    "unknown",
-]
