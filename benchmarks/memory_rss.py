@@ -7,9 +7,10 @@ cuts of the bundled demo speech, repeated under unique ids ``c00000``, ``c00001`
     uas-pipeline run recipes/demo.yaml --input MANIFEST --output OUT --quiet \
         --set output.rows_per_shard=50 --set runtime.temp_dir=/tmp/uasm-...
 
-as a subprocess (a fresh embedded Ray per run) and samples, every ``--interval`` seconds:
+as a subprocess (a fresh embedded Ray per run) and samples RSS every ``--interval`` seconds (0.2)
+and USS/PSS every ``--pss-interval`` seconds (2; see :class:`Sampler` for why less often) of:
 
-* the driver (the ``uas-pipeline`` process): RSS, USS, PSS;
+* the driver (the ``uas-pipeline`` process);
 * the run's process tree: the driver, its descendants (``children(recursive=True)``: gcs_server,
   raylet, the Ray workers the raylet forks, agents) and, in case something was re-parented, every
   process whose command line names the run's Ray temp dir. RSS counts pages shared between processes
@@ -72,8 +73,13 @@ def make_sources(directory: Path) -> list[Path]:
             stem, ext = name.rsplit(".", 1)
             dest = directory / f"{stem}_{int(length * 1000)}ms.{ext}"
             if not dest.exists():
-                sf.write(dest, np.ascontiguousarray(data[start:start + n]), sr, format=info.format,
-                         subtype=info.subtype)
+                sf.write(
+                    dest,
+                    np.ascontiguousarray(data[start : start + n]),
+                    sr,
+                    format=info.format,
+                    subtype=info.subtype,
+                )
             sources.append(dest.resolve())
     return sources
 
@@ -233,9 +239,12 @@ class Sampler:
             pk.tree_pss = max(pk.tree_pss, tot["pss"])
             for r, v in by_role_pss.items():
                 pk.by_role_pss[r] = max(pk.by_role_pss.get(r, 0), v)
-            point.update(driver_pss_mb=round(driver[2] / MB, 1), tree_pss_mb=round(tot["pss"] / MB, 1),
-                         tree_rss_by_role_mb={k: round(v / MB, 1) for k, v in sorted(by_role_rss.items())},
-                         tree_pss_by_role_mb={k: round(v / MB, 1) for k, v in sorted(by_role_pss.items())})
+            point.update(
+                driver_pss_mb=round(driver[2] / MB, 1),
+                tree_pss_mb=round(tot["pss"] / MB, 1),
+                tree_rss_by_role_mb={k: round(v / MB, 1) for k, v in sorted(by_role_rss.items())},
+                tree_pss_by_role_mb={k: round(v / MB, 1) for k, v in sorted(by_role_pss.items())},
+            )
         self.series.append(point)
         self.samples[kind] += 1
         self.cost_s[kind] += time.perf_counter() - start
@@ -254,18 +263,34 @@ def cli_command() -> list[str]:
     return [sys.executable, "-c", "import sys; from uas_pipeline.cli import main; sys.exit(main())"]
 
 
-def run_once(n: int, work: Path, sources: list[Path], recipe: str, interval: float, pss_interval: float,
-             timeout_s: float, keep: bool) -> dict[str, Any]:
+def run_once(
+    n: int,
+    work: Path,
+    sources: list[Path],
+    recipe: str,
+    interval: float,
+    pss_interval: float,
+    timeout_s: float,
+    keep: bool,
+) -> dict[str, Any]:
     manifest = work / f"manifest-{n}.jsonl"
     out = work / f"out-{n}"
     shutil.rmtree(out, ignore_errors=True)
     write_manifest(manifest, n, sources)
     temp_dir = tempfile.mkdtemp(prefix=f"uasm{n}-", dir="/tmp")  # short: Ray's socket paths must fit
     cmd = [
-        *cli_command(), "run", recipe,
-        "--input", str(manifest), "--output", str(out), "--quiet",
-        "--set", "output.rows_per_shard=50",
-        "--set", f"runtime.temp_dir={temp_dir}",
+        *cli_command(),
+        "run",
+        recipe,
+        "--input",
+        str(manifest),
+        "--output",
+        str(out),
+        "--quiet",
+        "--set",
+        "output.rows_per_shard=50",
+        "--set",
+        f"runtime.temp_dir={temp_dir}",
     ]
     log = work / f"run-{n}.log"
     print(f"[memory_rss] N={n}: {' '.join(cmd)}", file=sys.stderr, flush=True)
@@ -294,8 +319,11 @@ def run_once(n: int, work: Path, sources: list[Path], recipe: str, interval: flo
         "failed": summary.get("failed"),
         "audio_s": summary.get("audio_s"),
         "shards": len(list(out.glob("*.parquet"))),
-        "peaks_mb": {k: round(v / MB, 1) for k, v in asdict(sampler.peaks).items() if isinstance(v, int)
-                     and k != "max_processes"},
+        "peaks_mb": {
+            k: round(v / MB, 1)
+            for k, v in asdict(sampler.peaks).items()
+            if isinstance(v, int) and k != "max_processes"
+        },
         "peaks_by_role_rss_mb": {k: round(v / MB, 1) for k, v in sorted(sampler.peaks.by_role_rss.items())},
         "peaks_by_role_pss_mb": {k: round(v / MB, 1) for k, v in sorted(sampler.peaks.by_role_pss.items())},
         "max_processes": sampler.peaks.max_processes,
@@ -304,8 +332,9 @@ def run_once(n: int, work: Path, sources: list[Path], recipe: str, interval: flo
         "found_only_by_cmdline": len(sampler.found_only_by_cmdline),
         "pss_available": sampler.pss_ok,
         "samples": sampler.samples,
-        "mean_sample_cost_ms": {k: round(1000 * sampler.cost_s[k] / max(1, sampler.samples[k]), 2)
-                                for k in sampler.cost_s},
+        "mean_sample_cost_ms": {
+            k: round(1000 * sampler.cost_s[k] / max(1, sampler.samples[k]), 2) for k in sampler.cost_s
+        },
         "sampler_cpu_share": round(sum(sampler.cost_s.values()) / wall, 3),
         "leftover_processes": leftovers,
         "log": str(log),
@@ -328,8 +357,11 @@ def _leftovers(temp_dir: str, sampler: Sampler) -> int:
     """Processes of this run still alive 10 s after the driver exited; terminated by pid."""
     deadline = time.monotonic() + 10
     while True:
-        alive = [p for p in psutil.process_iter(["cmdline"])
-                 if any(temp_dir in part for part in (p.info.get("cmdline") or []))]
+        alive = [
+            p
+            for p in psutil.process_iter(["cmdline"])
+            if any(temp_dir in part for part in (p.info.get("cmdline") or []))
+        ]
         if not alive or time.monotonic() > deadline:
             break
         time.sleep(0.5)
@@ -346,16 +378,22 @@ def _read_summary(out: Path) -> dict[str, Any]:
         return {}
     last = json.loads(path.read_text()).get("last_run", {})
     counts = last.get("counts", {})
-    return {"wall_s": last.get("wall_s"), "ok": counts.get("ok"), "failed": counts.get("failed"),
-            "audio_s": last.get("audio_s")}
+    return {
+        "wall_s": last.get("wall_s"),
+        "ok": counts.get("ok"),
+        "failed": counts.get("failed"),
+        "audio_s": last.get("audio_s"),
+    }
 
 
 # --- report ----------------------------------------------------------------------------------------
 
 
 def table(results: list[dict[str, Any]]) -> str:
-    head = ("| clips | wall s | clips ok | peak driver RSS MB | peak tree RSS MB | peak tree PSS MB "
-            "| peak worker RSS MB | processes |")
+    head = (
+        "| clips | wall s | clips ok | peak driver RSS MB | peak tree RSS MB | peak tree PSS MB "
+        "| peak worker RSS MB | processes |"
+    )
     lines = [head, "|" + "---:|" * 8]
     for r in results:
         p = r["peaks_mb"]
@@ -369,8 +407,11 @@ def table(results: list[dict[str, Any]]) -> str:
 
 def ratios(results: list[dict[str, Any]]) -> dict[str, float]:
     lo, hi = results[0], results[-1]
-    return {k: round(hi["peaks_mb"][k] / lo["peaks_mb"][k], 3)
-            for k in ("driver_rss", "tree_rss", "tree_pss") if lo["peaks_mb"].get(k)}
+    return {
+        k: round(hi["peaks_mb"][k] / lo["peaks_mb"][k], 3)
+        for k in ("driver_rss", "tree_rss", "tree_pss")
+        if lo["peaks_mb"].get(k)
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -380,8 +421,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json-out", help="write the results (with the sampled time series) here")
     ap.add_argument("--recipe", default="recipes/demo.yaml", help="relative to the repository root")
     ap.add_argument("--interval", type=float, default=0.2, help="seconds between RSS samples")
-    ap.add_argument("--pss-interval", type=float, default=2.0,
-                    help="seconds between USS/PSS sweeps (smaps_rollup, costly); 0: RSS only")
+    ap.add_argument(
+        "--pss-interval",
+        type=float,
+        default=2.0,
+        help="seconds between USS/PSS sweeps (smaps_rollup, costly); 0: RSS only",
+    )
     ap.add_argument("--timeout", type=float, default=3600, help="seconds per run before it is stopped")
     ap.add_argument("--keep", action="store_true", help="keep outputs and Ray temp dirs")
     args = ap.parse_args(argv)
@@ -393,16 +438,21 @@ def main(argv: list[str] | None = None) -> int:
     for n in sorted(args.clips):
         r = run_once(n, work, sources, args.recipe, args.interval, args.pss_interval, args.timeout, args.keep)
         p = r["peaks_mb"]
-        print(f"[memory_rss] N={n}: rc={r['returncode']} wall={r['wall_s']}s ok={r['ok']} "
-              f"driver RSS {p['driver_rss']} MB, tree RSS {p['tree_rss']} MB, tree PSS {p['tree_pss']} MB",
-              file=sys.stderr, flush=True)
+        print(
+            f"[memory_rss] N={n}: rc={r['returncode']} wall={r['wall_s']}s ok={r['ok']} "
+            f"driver RSS {p['driver_rss']} MB, tree RSS {p['tree_rss']} MB, tree PSS {p['tree_pss']} MB",
+            file=sys.stderr,
+            flush=True,
+        )
         results.append(r)
 
     print(table(results))
     rat = ratios(results) if len(results) > 1 else {}
     if rat:
-        print(f"\nratio {results[-1]['clips']} vs {results[0]['clips']} clips: "
-              + ", ".join(f"{k} {v:.2f}" for k, v in rat.items()))
+        print(
+            f"\nratio {results[-1]['clips']} vs {results[0]['clips']} clips: "
+            + ", ".join(f"{k} {v:.2f}" for k, v in rat.items())
+        )
         if rat.get("driver_rss", 1.0) > GROWTH_LIMIT:
             print(f"WARNING: peak driver RSS grew by more than {100 * (GROWTH_LIMIT - 1):.0f}%")
     if args.json_out:

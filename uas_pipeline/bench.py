@@ -147,19 +147,28 @@ def main(args: argparse.Namespace) -> int:
         forced += [f"input.path={json.dumps(str(manifest))}", f"output.dir={json.dumps(out_dir)}"]
         recipe = load_recipe(args.recipe, user_sets + forced)
         settings = asr_settings(recipe)
-        results: dict[str, dict[str, Any]] = {}
-        for side in ("bare", "pipeline") if order == "bare-first" else ("pipeline", "bare"):
-            results[side] = bench_pipeline(recipe) if side == "pipeline" else bench_bare(settings, manifest, extensions)
+        first = ("bare", "pipeline") if order == "bare-first" else ("pipeline", "bare")
+        rounds: list[dict[str, dict[str, Any]]] = []
+        for k in range(max(1, getattr(args, "rounds", 1))):
+            sides = first if k % 2 == 0 else first[::-1]  # A B, B A, ...: drift of a shared machine cancels
+            rounds.append({
+                side: bench_pipeline(load_recipe(args.recipe, user_sets + forced + [
+                    f"output.dir={json.dumps(tempfile.mkdtemp(prefix='pipeline-out-', dir=work))}"]))
+                if side == "pipeline" else bench_bare(settings, manifest, extensions)
+                for side in sides
+            })
+        results = {side: _combine([r[side] for r in rounds]) for side in ("bare", "pipeline")}
     except (RecipeError, InputError, AudioError, RunError) as exc:
         print(f"uas-pipeline: error: {exc}", file=sys.stderr)
         return EXIT_INVALID
     pipe, bare = results["pipeline"], results["bare"]
+    total_audio_s = audio_s * len(rounds)
     for side in (pipe, bare):
-        side["x_realtime"] = audio_s / side["wall_s"]
+        side["x_realtime"] = total_audio_s / side["wall_s"]
     warnings = [
-        f"{name} processed {side['audio_s']:.2f} s of audio, the manifest holds {audio_s:.2f} s"
+        f"{name} processed {side['audio_s']:.2f} s of audio, the manifest holds {total_audio_s:.2f} s"
         for name, side in results.items()
-        if abs(side["audio_s"] - audio_s) > AUDIO_REL_TOL * audio_s
+        if abs(side["audio_s"] - total_audio_s) > AUDIO_REL_TOL * total_audio_s
     ]
     if pipe["failed"]:
         warnings.append(f"pipeline: {pipe['failed']} clips failed ({pipe['failures_by_stage']})")
@@ -170,6 +179,8 @@ def main(args: argparse.Namespace) -> int:
         "pipeline": pipe,
         "bare": bare,
         "ratio_pipeline_over_bare": pipe["x_realtime"] / bare["x_realtime"],
+        "rounds": len(rounds),
+        "ratio_per_round": [r["bare"]["wall_s"] / r["pipeline"]["wall_s"] for r in rounds],
         "ray_start_s": pipe["ray_start_s"],
         "settings": {
             **settings,
@@ -192,6 +203,16 @@ def main(args: argparse.Namespace) -> int:
     return EXIT_PIPELINE_FAILURES if pipe["failed"] else 0
 
 
+def _combine(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Sum wall time (and counts) over rounds; keep the first round's other fields."""
+    combined = dict(runs[0])
+    for key in ("wall_s", "audio_s", "model_load_s", "run_wall_s", "ok", "failed", "segments"):
+        if key in combined and combined[key] is not None:
+            combined[key] = sum(r[key] for r in runs)
+    combined["wall_s_per_round"] = [r["wall_s"] for r in runs]
+    return combined
+
+
 def print_table(r: dict[str, Any]) -> None:
     s, m = r["settings"], r["machine"]
     ray_start = r["ray_start_s"]
@@ -203,6 +224,7 @@ def print_table(r: dict[str, Any]) -> None:
     print(f"  {'':<26}{'wall s':>10}{'x real time':>14}")
     for label, key in (("bare faster-whisper", "bare"), ("pipeline (ASR only)", "pipeline")):
         print(f"  {label:<26}{r[key]['wall_s']:>10.2f}{r[key]['x_realtime']:>14.2f}")
-    print(f"  pipeline / bare: {r['ratio_pipeline_over_bare']:.3f}")
+    print(f"  pipeline / bare: {r['ratio_pipeline_over_bare']:.3f} over {r['rounds']} round(s); per round: "
+          + ", ".join(f"{x:.3f}" for x in r["ratio_per_round"]))
     print("  Ray start: " + (f"{ray_start:.2f} s (not in the ratio)" if ray_start is not None
                              else "already running (not timed)"))

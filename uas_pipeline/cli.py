@@ -154,6 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json-out", default=None, help="write the results as JSON here")
     p.add_argument("--order", choices=("bare-first", "pipeline-first"), default="bare-first",
                    help="which side runs first (to check order effects)")
+    p.add_argument("--rounds", type=int, default=2,
+                   help="alternate the two sides this many rounds (A B, B A, ...) and sum their times")
     p.set_defaults(func=cmd_bench)
     return parser
 

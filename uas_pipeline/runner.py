@@ -105,7 +105,8 @@ def _decode_batch(table, max_clip_duration_s: float, min_clip_duration_s: float,
 class _StageWorker:
     """A Ray actor hosting one stage instance: the model is loaded once per worker."""
 
-    def __init__(self, stage_name: str, config: dict[str, Any]):
+    def __init__(self, stage_name: str, config: dict[str, Any], drop_audio: bool = False):
+        self.drop_audio = drop_audio  # no later stage reads audio: don't ship it onwards
         stage_config = StageConfig.model_validate(config)
         cls = get_backend(stage_name, stage_config.backend)
         self.stage: Stage = cls(stage_config.backend_params(), stage_config.resources)
@@ -114,6 +115,9 @@ class _StageWorker:
 
     def __call__(self, table):
         tasks = run_stage(self.stage, decode_tasks(table), self.provenance)
+        if self.drop_audio:
+            for task in tasks:
+                task.audio = None
         return encode_tasks(tasks)
 
 
@@ -267,19 +271,23 @@ def run(recipe: Recipe, *, retry_failed: bool = False, allow_recipe_change: bool
         resources = ray.cluster_resources()
         check_resources(plan, recipe, resources.get("CPU", 0.0), resources.get("GPU", 0.0))
         bs = recipe.input.decode_batch_size
+        light = recipe.input.decode_concurrency or max((c.resources.concurrency for _, c, _ in plan), default=1)
+        light_pool = ray.data.TaskPoolStrategy(size=light)
         ds = ray.data.from_items(new_input_table(refs), override_num_blocks=max(1, min(len(refs) // bs, 20000)))
         ds = ds.map_batches(
             _decode_batch,
             batch_format="pyarrow",
             batch_size=bs,
             num_cpus=recipe.input.decode_num_cpus,
+            compute=light_pool,
             fn_kwargs={
                 "max_clip_duration_s": recipe.input.max_clip_duration_s,
                 "min_clip_duration_s": recipe.input.min_clip_duration_s,
                 "done_ids": region_done,
             },
         )
-        for name, cfg, _cls in plan:
+        last_audio_reader = max((i for i, (_, _, cls) in enumerate(plan) if "audio" in cls.requires), default=-1)
+        for i, (name, cfg, _cls) in enumerate(plan):
             res = cfg.resources
             ds = ds.map_batches(
                 _StageWorker,
@@ -288,10 +296,11 @@ def run(recipe: Recipe, *, retry_failed: bool = False, allow_recipe_change: bool
                 num_cpus=res.num_cpus,
                 num_gpus=res.num_gpus or None,
                 compute=ray.data.ActorPoolStrategy(size=res.concurrency),
-                fn_constructor_kwargs={"stage_name": name, "config": cfg.model_dump(mode="json")},
+                fn_constructor_kwargs={"stage_name": name, "config": cfg.model_dump(mode="json"),
+                                       "drop_audio": i == last_audio_reader},
             )
         ds = ds.map_batches(_merge_batch, batch_format="pyarrow", num_cpus=LIGHT_TASK_CPUS,
-                            fn_kwargs={"context": context})
+                            compute=light_pool, fn_kwargs={"context": context})
         try:
             for batch in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
                 for row in batch.to_pylist():
