@@ -66,6 +66,15 @@ def inspect_output(out_dir: str | Path, clip_id: str | None = None, raw: bool = 
         last = manifest.get("last_run") or {}
         if last.get("realtime_factor"):
             print(f"  last run: {last['wall_s']} s wall, {last['realtime_factor']}x real time")
+        print("  first records:")
+        for shown, (_, cid, doc) in enumerate(iter_records(out_dir)):
+            if shown == 10:
+                print("    ...")
+                break
+            rec = json.loads(doc)
+            tr = rec["transcription"]
+            said = "not annotated" if tr is None else repr(tr["text"])
+            print(f"    {cid:<28} {rec['clip']['duration_s']:>8.2f} s  {said}")
         if text is None:
             return 0
         print("sample record:")

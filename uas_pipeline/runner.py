@@ -215,7 +215,12 @@ def ensure_ray(recipe: Recipe) -> bool:
 
 
 def _configure_ray_data() -> None:
+    import logging
+
     import ray.data
+
+    # Our own progress line replaces Ray Data's bars and per-dataset log lines; errors still show.
+    logging.getLogger("ray.data").setLevel(logging.ERROR)
 
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False
