@@ -185,3 +185,21 @@ def test_invalid_recipe_fails_before_work(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "stages.asr.beem_size" in err and "beam_size" in err
     assert not (tmp_path / "o").exists()
+
+
+def test_unknown_model_name_is_a_recipe_error(tmp_path, capsys):
+    code = cli_main(["run", str(DEMO_RECIPE), "--output", str(tmp_path / "o"),
+                     "--set", "stages.asr.model=no-such-model"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "stages.asr.model" in err and "tiny.en" in err
+
+
+def test_model_that_fails_to_load_stops_the_run_with_its_cause(ray_session, tmp_path, capsys):
+    not_a_model = tmp_path / "empty-model-dir"
+    not_a_model.mkdir()
+    code = cli_main(["run", str(DEMO_RECIPE), "--output", str(tmp_path / "o"), "--quiet",
+                     "--set", f"stages.asr.model={not_a_model}"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "the run stopped" in err and "model.bin" in err

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -307,7 +308,8 @@ def run(recipe: Recipe, *, retry_failed: bool = False, allow_recipe_change: bool
         ds = ds.map_batches(_merge_batch, batch_format="pyarrow", num_cpus=LIGHT_TASK_CPUS,
                             compute=light_pool, fn_kwargs={"context": context})
         try:
-            for batch in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
+            batches = ds.iter_batches(batch_size=None, batch_format="pyarrow")
+            for batch in _reraise_as_run_error(batches):
                 for row in batch.to_pylist():
                     _account(summary, row)
                     if row["kind"] != "skipped":
@@ -321,6 +323,22 @@ def run(recipe: Recipe, *, retry_failed: bool = False, allow_recipe_change: bool
     summary.wall_s = time.time() - started
     out.write_manifest(_manifest(recipe, recipe_hash, summary, previous, run_started, plan, out))
     return summary
+
+
+def _reraise_as_run_error(batches):
+    """A worker that cannot start (e.g. a model that does not load) stops the run with its cause."""
+    try:
+        yield from batches
+    except Exception as exc:  # noqa: BLE001 - Ray wraps the worker's exception in several layers
+        chain = []
+        cause: BaseException | None = exc
+        while cause is not None:
+            chain.append(str(cause))
+            cause = cause.__cause__
+        errors = [line.strip() for text in chain for line in text.splitlines()
+                  if re.match(r"^\s*[\w.]+(Error|Exception): ", line)]
+        reason = errors[-1] if errors else (chain[-1].strip().splitlines() or [type(exc).__name__])[-1]
+        raise RunError(f"the run stopped: {reason} (clips finished before this are kept; re-run to resume)") from exc
 
 
 def _account(summary: RunSummary, row: dict[str, Any]) -> None:

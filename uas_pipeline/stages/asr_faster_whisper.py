@@ -11,7 +11,7 @@ import math
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from ..modelfiles import file_checksum, package_version
 from ..recipe import Resources
@@ -42,6 +42,25 @@ class FasterWhisperParams(StageParams):
     hallucinated text on music or noise)."""
     drop_segments_outside_speech: bool = True
     """With VAD enabled: drop ASR segments that do not overlap any detected speech region."""
+
+    @field_validator("model")
+    @classmethod
+    def _known_source(cls, v: str) -> str:
+        """Catch a wrong model before workers start: a missing directory or an unknown size name."""
+        if v == BUNDLED_MODEL:
+            return v
+        if v.startswith(("/", "./", "../", "~")) or Path(v).expanduser().exists():
+            if not Path(v).expanduser().is_dir():
+                raise ValueError(f"no model directory at {v}")
+            return v
+        if "/" not in v:  # not a hub id: must be one of faster-whisper's names
+            from faster_whisper.utils import available_models
+
+            names = available_models()
+            if v not in names:
+                raise ValueError(f"unknown model {v!r}; use {BUNDLED_MODEL}, a directory, a hub id (org/name) "
+                                 f"or one of: {', '.join(names)}")
+        return v
 
 
 class FasterWhisperStage(Stage):
