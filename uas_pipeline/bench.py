@@ -142,9 +142,8 @@ def main(args: argparse.Namespace) -> int:
             raise RecipeError("stages.asr: bench needs an asr stage in the recipe")
         extensions = base.input.extensions
         files, audio_s = write_manifest(args.input, extensions, args.min_audio_s, manifest)
-        out_dir = tempfile.mkdtemp(prefix="pipeline-out-", dir=work)
         forced = [f"stages.{name}.enabled={str(name == 'asr').lower()}" for name in base.stages]
-        forced += [f"input.path={json.dumps(str(manifest))}", f"output.dir={json.dumps(out_dir)}"]
+        forced += [f"input.path={json.dumps(str(manifest))}"]
         recipe = load_recipe(args.recipe, user_sets + forced)
         settings = asr_settings(recipe)
         first = ("bare", "pipeline") if order == "bare-first" else ("pipeline", "bare")

@@ -18,6 +18,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
+
 from . import __version__
 from .inputs import list_clips
 from .modelfiles import package_version
@@ -33,7 +35,7 @@ from .tasks import (
     new_input_table,
     run_stage,
 )
-from .writer import OutputDir, read_manifest
+from .writer import OutputDir, data_shards, read_manifest
 
 LIGHT_TASK_CPUS = 0.25
 VERSIONED_PACKAGES = ("ray", "torch", "faster-whisper", "ctranslate2", "silero-vad", "pyarrow", "pydantic", "numpy")
@@ -131,7 +133,7 @@ def _merge_batch(table, context: dict[str, Any]):
 
 def stage_order(recipe: Recipe) -> list[tuple[str, StageConfig, type[Stage]]]:
     """Enabled stages sorted so every stage runs after the stages it requires or uses."""
-    enabled = {name: cfg for name, cfg in recipe.enabled_stages().items()}
+    enabled = recipe.enabled_stages()
     classes = {name: get_backend(name, cfg.backend) for name, cfg in enabled.items()}
     order: list[str] = []
     pending = sorted(enabled, key=STAGE_NAMES.index)
@@ -370,8 +372,6 @@ def _manifest(recipe, recipe_hash, summary: RunSummary, previous, run_started, p
         }
     for name, cfg, _cls in plan:
         stages.setdefault(name, {}).update(backend=cfg.backend, resources=cfg.resources.model_dump())
-    from .writer import data_shards, error_shards, read_ids
-
     run_entry = {
         "run_id": out.run_id,
         "started_at": run_started,
@@ -394,10 +394,7 @@ def _manifest(recipe, recipe_hash, summary: RunSummary, previous, run_started, p
         "recipe_hash": recipe_hash,
         "recipe": recipe.model_dump(mode="json"),
         "counts": run_entry["counts"],
-        "totals": {
-            "rows": len(read_ids(data_shards(out.path))),
-            "errors": len(read_ids(error_shards(out.path))),
-        },
+        "totals": out.totals(),
         "last_run": run_entry,
         "runs": history,
         "versions": {
@@ -412,10 +409,6 @@ def _manifest(recipe, recipe_hash, summary: RunSummary, previous, run_started, p
 
 def _models_from_output(path: Path) -> dict[str, Any]:
     """Stage backends and models as recorded in the provenance of one written record."""
-    import pyarrow.parquet as pq
-
-    from .writer import data_shards
-
     for shard in reversed(data_shards(path)):
         table = pq.read_table(shard, columns=["uas"])
         if table.num_rows:

@@ -116,6 +116,7 @@ class OutputDir:
         self.tmp.mkdir(exist_ok=True)
         for stale in self.tmp.iterdir():  # leftovers of a killed run; never visible to readers
             stale.unlink(missing_ok=True)
+        self._prior = (0, 0)  # rows and ledger rows found by done_ids()
         self.run_id = time.strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
         schema = row_schema.append(pa.field("recipe_hash", pa.string()))
         self.data = ShardWriter(self.path, self.tmp, DATA_COLUMNS, schema, f"part-{self.run_id}",
@@ -124,8 +125,16 @@ class OutputDir:
                                   rows_per_shard, flush_interval_s)
 
     def done_ids(self) -> set[str]:
-        """Clips already in the data or the ledger (skipped on resume)."""
-        return read_ids(data_shards(self.path)) | read_ids(error_shards(self.path))
+        """Clips already in the data or the ledger (skipped on resume); remembers their counts."""
+        data, errors = read_ids(data_shards(self.path)), read_ids(error_shards(self.path))
+        self._prior = (len(data), len(errors))
+        return data | errors
+
+    def totals(self) -> dict[str, int]:
+        """Rows in the data and the ledger after this run: what :meth:`done_ids` found plus what
+        this run wrote (no re-reading of the shards)."""
+        rows, errors = self._prior
+        return {"rows": rows + self.data.written, "errors": errors + self.errors.written}
 
     def retire_errors(self) -> int:
         """Move the ledger aside so its clips are retried; returns the number of clips affected."""
