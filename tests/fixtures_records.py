@@ -36,6 +36,8 @@ def _speaker(
         "speaking_rate": {"words_per_s": 2.4, "syllables_per_s": 3.9, "level": "high"},
         "loudness": {"lufs": -23.1, "level": "medium"},
         "arousal": {"value": 0.64, "level": "high"},
+        "accent": {"label": "us", "confidence": 0.55},
+        "voice_quality": {"hnr_db": 14.25, "jitter": 0.0123, "shimmer": 0.045, "level": "medium"},
     }
 
 
@@ -49,6 +51,8 @@ def _para_segment(start: float, end: float, speaker: str, emotion: str) -> dict[
         "speaking_rate": {"words_per_s": 1.6, "syllables_per_s": None, "level": "medium"},
         "loudness": {"lufs": -20.5, "level": "high"},
         "arousal": {"value": 0.5, "level": "medium"},
+        "accent": None,
+        "voice_quality": {"hnr_db": 12.0, "jitter": None, "shimmer": None, "level": None},
     }
 
 
@@ -56,7 +60,7 @@ def rich_record_dict() -> dict[str, Any]:
     """A fully annotated record: 2 diarized segments with words, every paralinguistic attribute,
     events, and provenance with several stages including a skipped one. Non-ASCII text on purpose."""
     return {
-        "uas_version": "1.0",
+        "uas_version": "1.1",
         "clip": {
             "id": "clip-0001",
             "source": "corpus/Grüße/clip-0001.flac",
@@ -94,6 +98,9 @@ def rich_record_dict() -> dict[str, Any]:
                     ],
                 },
             ],
+            "rejected": [
+                {"start": 10.0, "end": 12.0, "text": "Thank you for watching.", "reason": "stock_phrase_outside_speech"},
+            ],
         },
         "paralinguistics": {
             "speakers": [
@@ -126,6 +133,8 @@ def rich_record_dict() -> dict[str, Any]:
                 "overlap_ratio": 0.0,
                 "snr_db": 18.375,
                 "reverberation": {"rt60_s": 0.42, "level": "low"},
+                "quality": {"sig": 3.5, "bak": 4.125, "ovrl": 3.25},
+                "background": ["music"],
             },
         },
         "non_linguistic_events": [
@@ -136,6 +145,7 @@ def rich_record_dict() -> dict[str, Any]:
                 "confidence": 0.81,
                 "source_label": "Music",
                 "ontology_id": "/m/04rlf",
+                "kind": "background",
             },
             {
                 "label": "laughter",
@@ -144,6 +154,7 @@ def rich_record_dict() -> dict[str, Any]:
                 "confidence": 0.55,
                 "source_label": "Laughter",
                 "ontology_id": "/m/01j3sz",
+                "kind": "event",
             },
             {
                 "label": "dog",
@@ -152,6 +163,7 @@ def rich_record_dict() -> dict[str, Any]:
                 "confidence": 0.4,
                 "source_label": "Dog",
                 "ontology_id": None,
+                "kind": None,
             },
         ],
         "provenance": {
@@ -200,6 +212,11 @@ def rich_record_dict() -> dict[str, Any]:
                     "status": "skipped: disabled in recipe",
                 },
             },
+            "fields": {
+                "non_linguistic_events": "events",
+                "paralinguistics.recording.speech_ratio": "skipped: stages.vad disabled in recipe",
+                "transcription": "asr",
+            },
         },
     }
 
@@ -207,7 +224,7 @@ def rich_record_dict() -> dict[str, Any]:
 def minimal_record_dict() -> dict[str, Any]:
     """A valid record with nothing annotated (every optional part null, no stages)."""
     return {
-        "uas_version": "1.0",
+        "uas_version": "1.1",
         "clip": {
             "id": "clip-min",
             "source": "min.wav",
@@ -224,8 +241,23 @@ def minimal_record_dict() -> dict[str, Any]:
             "recipe_hash": RECIPE_HASH,
             "created_at": CREATED_AT,
             "stages": {},
+            "fields": None,
         },
     }
+
+
+def v10_record_dict() -> dict[str, Any]:
+    """The rich record as uas_version 1.0 wrote it (no v1.1 keys)."""
+    doc = rich_record_dict()
+    doc["uas_version"] = "1.0"
+    del doc["transcription"]["rejected"]
+    for item in (*doc["paralinguistics"]["speakers"], *doc["paralinguistics"]["segments"]):
+        del item["accent"], item["voice_quality"]
+    del doc["paralinguistics"]["recording"]["quality"], doc["paralinguistics"]["recording"]["background"]
+    for ev in doc["non_linguistic_events"]:
+        del ev["kind"]
+    del doc["provenance"]["fields"]
+    return doc
 
 
 def canonical_dumps(doc: Any) -> str:

@@ -31,6 +31,7 @@ from .fixtures_records import (
     reorder_keys,
     rich_record,
     rich_record_dict,
+    v10_record_dict,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -107,7 +108,7 @@ def test_schema_is_valid_draft_2020_12():
 SPEC_KEYS = {
     "top": ["uas_version", "clip", "transcription", "paralinguistics", "non_linguistic_events", "provenance"],
     "clip": ["id", "source", "duration_s", "sample_rate", "channels", "offset_s"],
-    "transcription": ["text", "language", "language_confidence", "segments"],
+    "transcription": ["text", "language", "language_confidence", "segments", "rejected"],
     "segment": ["start", "end", "speaker", "text", "confidence", "words"],
     "word": ["word", "start", "end", "confidence"],
     "paralinguistics": ["speakers", "segments", "recording"],
@@ -121,9 +122,13 @@ SPEC_KEYS = {
         "speaking_rate",
         "loudness",
         "arousal",
+        "accent",
+        "voice_quality",
     ],
-    "para_segment": ["start", "end", "speaker", "emotion", "pitch", "speaking_rate", "loudness", "arousal"],
-    "recording": ["num_speakers", "speech_ratio", "overlap_ratio", "snr_db", "reverberation"],
+    "para_segment": ["start", "end", "speaker", "emotion", "pitch", "speaking_rate", "loudness", "arousal",
+                     "accent", "voice_quality"],
+    "recording": ["num_speakers", "speech_ratio", "overlap_ratio", "snr_db", "reverberation", "quality",
+                  "background"],
     "gender": ["label", "confidence"],
     "age": ["label", "years", "confidence"],
     "emotion": ["label", "confidence", "scores"],
@@ -131,8 +136,8 @@ SPEC_KEYS = {
     "speaking_rate": ["words_per_s", "syllables_per_s", "level"],
     "loudness": ["lufs", "level"],
     "arousal": ["value", "level"],
-    "event": ["label", "start", "end", "confidence", "source_label", "ontology_id"],
-    "provenance": ["pipeline_version", "recipe_hash", "created_at", "stages"],
+    "event": ["label", "start", "end", "confidence", "source_label", "ontology_id", "kind"],
+    "provenance": ["pipeline_version", "recipe_hash", "created_at", "stages", "fields"],
     "stage": ["backend", "model", "model_version", "params", "status"],
 }
 
@@ -380,6 +385,21 @@ FIELD_MUTATIONS = [
     pytest.param([(("provenance", "created_at"), "2024-05-01 12:00:00")], id="created_at-no-T-no-tz"),
     pytest.param([(("provenance", "recipe_hash"), "XYZ")], id="recipe_hash-bad"),
     pytest.param([(("provenance", "pipeline_version"), "")], id="pipeline_version-empty"),
+    # v1.1 additions
+    pytest.param([(("transcription", "rejected"), DELETE)], id="missing-transcription.rejected"),
+    pytest.param([(("transcription", "rejected", 0, "reason"), "")], id="rejected-empty-reason"),
+    pytest.param([(("transcription", "rejected", 0, "start"), -1.0)], id="rejected-negative-start"),
+    pytest.param([((*SPK0, "accent", "label"), "")], id="accent-empty-label"),
+    pytest.param([((*SPK0, "voice_quality", "jitter"), -0.1)], id="jitter-negative"),
+    pytest.param([((*SPK0, "voice_quality"), DELETE)], id="missing-speaker.voice_quality"),
+    pytest.param([(("paralinguistics", "recording", "quality", "ovrl"), 5.5)], id="mos-above-5"),
+    pytest.param([(("paralinguistics", "recording", "quality", "sig"), 0.5)], id="mos-below-1"),
+    pytest.param([(("paralinguistics", "recording", "background"), ["speech"])], id="background-speech"),
+    pytest.param([((*EV0, "kind"), "ambient")], id="event-kind-unknown"),
+    pytest.param([((*EV0, "kind"), DELETE)], id="missing-event.kind"),
+    pytest.param([(("provenance", "fields"), [])], id="fields-list"),
+    pytest.param([(("provenance", "fields", "transcription"), 3)], id="fields-value-int"),
+    pytest.param([(("uas_version",), "1.0")], id="uas_version-1.0-with-v1.1-keys"),
 ]
 
 
@@ -588,6 +608,7 @@ def test_tolerance_is_exact_for_all_durations():
             "confidence": 0.5,
             "source_label": "Music",
             "ontology_id": None,
+            "kind": None,
         }
     ]
     UASRecord.model_validate(doc)
@@ -597,7 +618,8 @@ def test_empty_lists_mean_annotated_nothing_found():
     doc = mutate(
         rich_record_dict(),
         [
-            (("transcription",), {"text": "", "language": None, "language_confidence": None, "segments": []}),
+            (("transcription",), {"text": "", "language": None, "language_confidence": None, "segments": [],
+                                  "rejected": []}),
             (("non_linguistic_events",), []),
             (("paralinguistics",), {"speakers": [], "segments": [], "recording": None}),
         ],
@@ -606,6 +628,7 @@ def test_empty_lists_mean_annotated_nothing_found():
     out = json.loads(record.to_json())
     assert out["non_linguistic_events"] == []
     assert out["transcription"]["segments"] == []
+    assert out["transcription"]["rejected"] == []
     assert record_problems(record.to_json(), VALIDATOR) == []
 
 
@@ -657,3 +680,32 @@ def test_record_problems_reports_schema_and_rule_layers():
         mutate(rich_record_dict(), [(("paralinguistics", "recording", "num_speakers"), 5)])
     )
     assert [p.split(":")[0] for p in record_problems(rule_only, VALIDATOR)] == ["rule"]
+
+
+# --- v1.0 records stay valid ---------------------------------------------------------------------
+
+
+def test_v10_record_validates_and_round_trips():
+    text = canonical_dumps(v10_record_dict())
+    assert record_problems(text) == []
+    record = UASRecord.from_json(text)
+    assert record.uas_version == "1.0"
+    assert record.transcription.rejected is None and record.non_linguistic_events[0].kind is None
+    assert record.to_json() == text  # written back exactly as 1.0 defined it
+
+
+def test_v10_record_rejects_v11_keys():
+    doc = v10_record_dict()
+    doc["non_linguistic_events"][0]["kind"] = "event"
+    text = canonical_dumps(doc)
+    problems = record_problems(text)
+    assert any(p.startswith("schema:") for p in problems)
+    assert any("v1.1 field" in p for p in problems)
+
+
+def test_v10_schema_is_frozen_and_packaged():
+    packaged = json.loads((REPO / "uas_pipeline" / "schema" / "data" / "uas-1.0.schema.json").read_text())
+    assert json.loads((REPO / "schemas" / "uas-1.0.schema.json").read_text()) == packaged
+    assert json_schema("1.0") == packaged
+    assert packaged["properties"]["uas_version"]["const"] == "1.0"
+    assert json_schema()["properties"]["uas_version"]["const"] == "1.1"

@@ -20,6 +20,7 @@ import pyarrow as pa
 from . import __version__
 from .audio import TARGET_SR, AudioError, load_audio, probe
 from .schema import (
+    UAS_VERSION,
     Clip,
     Paralinguistics,
     Provenance,
@@ -234,13 +235,14 @@ def build_record(
     if vad is not None:
         # Only the VAD-derived attribute is known; everything else stays null (not annotated).
         recording = RecordingAttributes(
-            num_speakers=None, speech_ratio=vad["speech_ratio"], overlap_ratio=None, snr_db=None, reverberation=None
+            num_speakers=None, speech_ratio=vad["speech_ratio"], overlap_ratio=None, snr_db=None, reverberation=None,
+            quality=None, background=None,
         )
         paralinguistics = Paralinguistics(speakers=None, segments=None, recording=recording)
     stages = {name: StageProvenance.model_validate(p) for name, p in not_run.items()}
     stages.update({name: StageProvenance.model_validate(p) for name, p in task.provenance.items()})
     return UASRecord(
-        uas_version="1.0",
+        uas_version=UAS_VERSION,
         clip=clip,
         transcription=transcription,
         paralinguistics=paralinguistics,
@@ -250,6 +252,7 @@ def build_record(
             recipe_hash=recipe_hash,
             created_at=created_at(created_at_mode, task.source_mtime, run_started),
             stages=stages,
+            fields=None,
         ),
     )
 

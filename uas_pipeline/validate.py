@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 from jsonschema import Draft202012Validator
 from pydantic import ValidationError
 
-from .schema import UASRecord, json_schema
+from .schema import SUPPORTED_VERSIONS, UAS_VERSION, UASRecord, json_schema
 from .writer import data_shards, error_shards
 
 MAX_REPORTED = 20
@@ -36,13 +36,30 @@ class ValidationReport:
             self.problems.append(message)
 
 
-def record_problems(text: str, validator: Draft202012Validator | None = None) -> list[str]:
+class SchemaValidators:
+    """One JSON Schema validator per ``uas_version`` (1.0 records stay valid), built on first use."""
+
+    def __init__(self) -> None:
+        self._by_version: dict[str, Draft202012Validator] = {}
+
+    def for_doc(self, doc: object) -> Draft202012Validator:
+        version = doc.get("uas_version") if isinstance(doc, dict) else None
+        if version not in SUPPORTED_VERSIONS:
+            version = UAS_VERSION  # its schema reports the bad version
+        if version not in self._by_version:
+            self._by_version[version] = Draft202012Validator(json_schema(version))
+        return self._by_version[version]
+
+
+def record_problems(text: str, validators: SchemaValidators | Draft202012Validator | None = None) -> list[str]:
     """Every way one canonical UAS JSON string breaks the schema or the spec's rules."""
-    validator = validator or Draft202012Validator(json_schema())
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         return [f"not JSON: {exc}"]
+    if not isinstance(validators, Draft202012Validator):
+        validators = (validators or SchemaValidators()).for_doc(doc)
+    validator = validators
     problems = [
         f"schema: {'.'.join(str(p) for p in err.absolute_path) or '<root>'}: {err.message}"
         for err in validator.iter_errors(doc)
@@ -69,7 +86,7 @@ def iter_records(out_dir: str | Path) -> Iterator[tuple[Path, str, str]]:
 def validate_output(out_dir: str | Path) -> ValidationReport:
     out_dir = Path(out_dir)
     report = ValidationReport(shards=len(data_shards(out_dir)))
-    validator = Draft202012Validator(json_schema())
+    validator = SchemaValidators()
     seen: set[str] = set()
     for shard, clip_id, text in iter_records(out_dir):
         report.records += 1

@@ -1,8 +1,10 @@
-"""The Unified Audio Schema (UAS) v1: pydantic models, vocabularies and canonical JSON."""
+"""The Unified Audio Schema (UAS) v1.1 (reads 1.0): pydantic models, vocabularies and canonical JSON."""
 
 from .canonical import json_schema, json_schema_text, to_canonical_json
 from .models import (
+    SUPPORTED_VERSIONS,
     UAS_VERSION,
+    AccentAttribute,
     AgeAttribute,
     ArousalAttribute,
     Clip,
@@ -14,6 +16,8 @@ from .models import (
     PitchAttribute,
     Provenance,
     RecordingAttributes,
+    RecordingQuality,
+    RejectedSegment,
     Reverberation,
     Segment,
     SegmentParalinguistics,
@@ -22,6 +26,7 @@ from .models import (
     StageProvenance,
     Transcription,
     UASRecord,
+    VoiceQualityAttribute,
     Word,
     join_segment_texts,
 )
@@ -33,7 +38,9 @@ __all__ = [
     "EVENT_LABELS",
     "GENDERS",
     "LEVELS",
+    "SUPPORTED_VERSIONS",
     "UAS_VERSION",
+    "AccentAttribute",
     "AgeAttribute",
     "ArousalAttribute",
     "Clip",
@@ -45,6 +52,8 @@ __all__ = [
     "PitchAttribute",
     "Provenance",
     "RecordingAttributes",
+    "RecordingQuality",
+    "RejectedSegment",
     "Reverberation",
     "Segment",
     "SegmentParalinguistics",
@@ -53,6 +62,7 @@ __all__ = [
     "StageProvenance",
     "Transcription",
     "UASRecord",
+    "VoiceQualityAttribute",
     "Word",
     "join_segment_texts",
     "json_schema",

@@ -11,6 +11,7 @@ record is equal to its own canonical-JSON round trip.
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -19,7 +20,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from .vocab import EMOTIONS, EVENT_LABELS, AgeGroup, Emotion, Gender, Level
 
-UAS_VERSION = "1.0"
+UAS_VERSION = "1.1"
+SUPPORTED_VERSIONS = ("1.0", "1.1")
 TIME_TOLERANCE_S = 0.001
 _ISO_8601 = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$"
 
@@ -138,11 +140,20 @@ def join_segment_texts(segments: list[Segment]) -> str:
     return " ".join(t for t in (s.text.strip() for s in segments) if t)
 
 
+class RejectedSegment(TimeSpan):
+    """ASR output judged hallucinated (v1.1): kept here, out of ``segments`` and ``text``."""
+
+    text: str
+    reason: str = Field(min_length=1)
+
+
 class Transcription(UASModel):
     text: str
     language: Annotated[str, Field(pattern=r"^[a-z]{2}$")] | None
     language_confidence: OptProbability
     segments: list[Segment]
+    rejected: list[RejectedSegment] | None
+    """v1.1: ``None`` when no hallucination control ran, ``[]`` when it ran and rejected nothing."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Transcription:
@@ -206,6 +217,22 @@ class ArousalAttribute(UASModel):
     level: Level | None
 
 
+class AccentAttribute(UASModel):
+    """v1.1: ``label`` comes from the configured model's label set (documented in its label map)."""
+
+    label: str = Field(min_length=1)
+    confidence: OptProbability
+
+
+class VoiceQualityAttribute(UASModel):
+    """v1.1: measured voice quality (harmonics-to-noise ratio, local jitter and shimmer as fractions)."""
+
+    hnr_db: Annotated[float | None, Field(allow_inf_nan=False), AfterValidator(_optional_rounder(3))]
+    jitter: Annotated[float | None, Field(ge=0, allow_inf_nan=False), AfterValidator(_optional_rounder(5))]
+    shimmer: Annotated[float | None, Field(ge=0, allow_inf_nan=False), AfterValidator(_optional_rounder(5))]
+    level: Level | None
+
+
 class SpeakerProfile(UASModel):
     id: SpeakerId
     speech_duration_s: Annotated[
@@ -218,6 +245,8 @@ class SpeakerProfile(UASModel):
     speaking_rate: SpeakingRateAttribute | None
     loudness: LoudnessAttribute | None
     arousal: ArousalAttribute | None
+    accent: AccentAttribute | None
+    voice_quality: VoiceQualityAttribute | None
 
 
 class SegmentParalinguistics(TimeSpan):
@@ -227,11 +256,24 @@ class SegmentParalinguistics(TimeSpan):
     speaking_rate: SpeakingRateAttribute | None
     loudness: LoudnessAttribute | None
     arousal: ArousalAttribute | None
+    accent: AccentAttribute | None
+    voice_quality: VoiceQualityAttribute | None
 
 
 class Reverberation(UASModel):
     rt60_s: Annotated[float | None, Field(ge=0, allow_inf_nan=False), AfterValidator(_optional_rounder(3))]
     level: Level | None
+
+
+MOS = Annotated[float, Field(ge=1, le=5, allow_inf_nan=False), AfterValidator(_rounder(3))]
+
+
+class RecordingQuality(UASModel):
+    """v1.1: DNSMOS P.835 mean opinion scores (1–5): speech signal, background, overall."""
+
+    sig: MOS
+    bak: MOS
+    ovrl: MOS
 
 
 class RecordingAttributes(UASModel):
@@ -240,6 +282,14 @@ class RecordingAttributes(UASModel):
     overlap_ratio: OptProbability
     snr_db: Annotated[float | None, Field(allow_inf_nan=False), AfterValidator(_optional_rounder(3))]
     reverberation: Reverberation | None
+    quality: RecordingQuality | None
+    background: list[EventLabel] | None
+    """v1.1: event labels present for most of the clip (events of kind ``background``), sorted."""
+
+    @field_validator("background")
+    @classmethod
+    def _sorted_background(cls, v: list[str] | None) -> list[str] | None:
+        return None if v is None else sorted(set(v))
 
 
 class Paralinguistics(UASModel):
@@ -273,6 +323,8 @@ class Event(UASModel):
     confidence: Probability
     source_label: str = Field(min_length=1)
     ontology_id: Annotated[str, Field(pattern=r"^/[a-z]/[0-9a-z_]+$")] | None
+    kind: Literal["event", "background"] | None
+    """v1.1: ``event`` (discrete) or ``background`` (continuous), by the backend's documented rule."""
 
     _ordered = model_validator(mode="after")(_check_order)
 
@@ -302,6 +354,14 @@ class Provenance(UASModel):
     recipe_hash: Annotated[str, Field(pattern=r"^[0-9a-f]{16,64}$")]
     created_at: Annotated[str, Field(pattern=_ISO_8601)]
     stages: dict[str, StageProvenance]
+    fields: dict[str, str] | None
+    """v1.1: every field path of the ownership table → the stage that filled it, or
+    ``skipped: <reason>`` when it stays null (``null`` in 1.0 records)."""
+
+    @field_validator("fields")
+    @classmethod
+    def _sorted_fields(cls, v: dict[str, str] | None) -> dict[str, str] | None:
+        return None if v is None else {k: v[k] for k in sorted(v)}
 
     @field_validator("created_at")
     @classmethod
@@ -321,7 +381,7 @@ class Provenance(UASModel):
 class UASRecord(UASModel):
     """One clip's annotation. ``None`` parts were not annotated; provenance says why."""
 
-    uas_version: Literal["1.0"]
+    uas_version: Literal["1.0", "1.1"]
     clip: Clip
     transcription: Transcription | None
     paralinguistics: Paralinguistics | None
@@ -349,6 +409,10 @@ class UASRecord(UASModel):
             keys = [(e.start, e.end, e.label) for e in self.non_linguistic_events]
             if keys != sorted(keys):
                 raise ValueError("non_linguistic_events must be sorted by (start, end, label)")
+        if self.uas_version == "1.0":
+            for where, key, value in _v11_values(self):
+                if value is not None:
+                    raise ValueError(f"{where}.{key} is a v1.1 field; a uas_version 1.0 record cannot hold it")
         return self
 
     def iter_spans(self):
@@ -358,19 +422,76 @@ class UASRecord(UASModel):
                 yield f"transcription.segments[{i}]", seg
                 for j, w in enumerate(seg.words or ()):
                     yield f"transcription.segments[{i}].words[{j}]", w
+            for i, seg in enumerate(self.transcription.rejected or ()):
+                yield f"transcription.rejected[{i}]", seg
         if self.paralinguistics is not None:
             for i, seg in enumerate(self.paralinguistics.segments or ()):
                 yield f"paralinguistics.segments[{i}]", seg
         for i, ev in enumerate(self.non_linguistic_events or ()):
             yield f"non_linguistic_events[{i}]", ev
 
-    # canonical JSON lives in .canonical; thin wrappers keep the public API on the record itself
     def to_json(self) -> str:
-        from .canonical import to_canonical_json
+        """Canonical JSON: spec key order, UTF-8, no whitespace, rounded floats (see ``canonical``).
 
-        return to_canonical_json(self)
+        A 1.0 record is written without the v1.1 keys, exactly as 1.0 defined it."""
+        doc = self.model_dump(mode="json")
+        if self.uas_version == "1.0":
+            for obj, key in _v11_slots(doc):
+                obj.pop(key, None)
+        return json.dumps(doc, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
     @classmethod
     def from_json(cls, text: str | bytes) -> UASRecord:
-        # strict: "12.5" is not a number here either, exactly as in the JSON Schema
+        """Parse and validate canonical JSON (strict: ``"12.5"`` is not a number, as in the JSON
+        Schema). A 1.0 record is read with its missing v1.1 keys as null."""
+        doc = json.loads(text)
+        if isinstance(doc, dict) and doc.get("uas_version") == "1.0":
+            for obj, key in _v11_slots(doc):
+                obj.setdefault(key, None)
+            text = json.dumps(doc, ensure_ascii=False)
         return cls.model_validate_json(text, strict=True)
+
+
+# Keys that v1.1 added, by the path of the object holding them ("[]": every item of a list).
+V11_KEYS: dict[str, tuple[str, ...]] = {
+    "transcription": ("rejected",),
+    "paralinguistics.speakers[]": ("accent", "voice_quality"),
+    "paralinguistics.segments[]": ("accent", "voice_quality"),
+    "paralinguistics.recording": ("quality", "background"),
+    "non_linguistic_events[]": ("kind",),
+    "provenance": ("fields",),
+}
+
+
+def _objects_at(root: Any, path: str):
+    """Yield the objects (dicts or models) found at a dotted path with ``[]`` list steps."""
+    nodes = [root]
+    for part in path.split("."):
+        many = part.endswith("[]")
+        name = part[:-2] if many else part
+        found = []
+        for node in nodes:
+            child = node.get(name) if isinstance(node, dict) else getattr(node, name, None)
+            if child is None:
+                continue
+            if many:
+                found.extend(c for c in child if c is not None)
+            else:
+                found.append(child)
+        nodes = found
+    return nodes
+
+
+def _v11_slots(doc: dict[str, Any]):
+    for path, keys in V11_KEYS.items():
+        for obj in _objects_at(doc, path):
+            if isinstance(obj, dict):
+                for key in keys:
+                    yield obj, key
+
+
+def _v11_values(record: UASRecord):
+    for path, keys in V11_KEYS.items():
+        for obj in _objects_at(record, path):
+            for key in keys:
+                yield path, key, getattr(obj, key)

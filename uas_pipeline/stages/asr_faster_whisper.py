@@ -133,7 +133,7 @@ class FasterWhisperStage(Stage):
         if vad is not None:
             speech = vad["speech"]
             if sum(e - s for s, e in speech) < p.min_speech_s:
-                empty = Transcription(text="", language=None, language_confidence=None, segments=[])
+                empty = Transcription(text="", language=None, language_confidence=None, segments=[], rejected=None)
                 return empty.model_dump(mode="json")
         segments_iter, info = self._model.transcribe(task.audio, **self.transcribe_kwargs())
         segments = []
@@ -149,6 +149,7 @@ class FasterWhisperStage(Stage):
             language=info.language if info.language and len(info.language) == 2 else None,
             language_confidence=_clip01(info.language_probability),
             segments=segments,
+            rejected=None,
         )
         return transcription.model_dump(mode="json")
 
