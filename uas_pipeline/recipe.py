@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-STAGE_NAMES = ("vad", "asr", "diarization", "paralinguistics", "events")
+from .resources import Resources
 
 
 class RecipeError(ValueError):
@@ -75,22 +75,16 @@ class RuntimeConfig(_Strict):
     progress: bool = True
 
 
-class Resources(_Strict):
-    num_cpus: float = Field(default=1.0, gt=0)
-    num_gpus: float = Field(default=0.0, ge=0)
-    concurrency: int = Field(default=1, ge=1)
-    """Number of workers (actors) of this stage; each loads the model once."""
-    batch_size: int = Field(default=4, ge=1)
-
-
 class StageConfig(BaseModel):
     """Common stage keys; backend parameters are the remaining keys, validated by the backend."""
 
     model_config = ConfigDict(extra="allow")
 
     enabled: bool = True
-    backend: str
-    resources: Resources = Field(default_factory=Resources)
+    backend: str | None = None
+    """Required for model stages; derived steps have none (``builtin``)."""
+    resources: Resources | None = None
+    """``None``: the backend's ``default_resources``."""
 
     def backend_params(self) -> dict[str, Any]:
         return dict(self.model_extra or {})
@@ -111,34 +105,38 @@ class Recipe(_Strict):
     @field_validator("stages", mode="before")
     @classmethod
     def _known_stages(cls, v: Any) -> Any:
+        from .stages.registry import stage_names
+
         if not isinstance(v, dict):
             raise RecipeError("stages: must be a mapping of stage name to settings")
+        known = stage_names()
         for name in v:
-            if name not in STAGE_NAMES:
-                raise RecipeError(f"stages.{name}: unknown stage; allowed: {', '.join(STAGE_NAMES)}")
+            if name not in known:
+                raise RecipeError(f"stages.{name}: unknown stage; allowed: {', '.join(known)}")
         return v
 
     def hash(self) -> str:
-        """Stable hash of what changes records: enabled stages with their validated backend parameters
-        (defaults filled in), region length, minimum clip length and ``created_at``; not paths,
-        resources, runtime, output layout or failure limits."""
-        from .stages.registry import get_backend
+        """Stable hash of what changes records: the planned stages (derived steps included) with
+        their validated parameters (defaults filled in), region length, minimum clip length and
+        ``created_at``; not input/output paths, resources, runtime, output layout or failure limits."""
+        from .plan import build_plan
 
-        stages = {}
-        for name, cfg in sorted(self.enabled_stages().items()):
-            params = get_backend(name, cfg.backend).Params.model_validate(cfg.backend_params())
-            stages[name] = {"backend": cfg.backend, "params": params.model_dump(mode="json")}
+        stages = {step.name: {"backend": step.backend, "params": step.params.model_dump(mode="json")}
+                  for step in build_plan(self)}
         payload = {
             "input": {"max_clip_duration_s": self.input.max_clip_duration_s,
                       "min_clip_duration_s": self.input.min_clip_duration_s},
             "created_at": self.output.created_at,
-            "stages": stages,
+            "stages": dict(sorted(stages.items())),
         }
         text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def enabled_stages(self) -> dict[str, StageConfig]:
-        return {k: v for k, v in self.stages.items() if v.enabled}
+        """Stages the recipe turns on (derived steps are added by the plan)."""
+        from .stages.registry import is_derived
+
+        return {k: v for k, v in self.stages.items() if v.enabled and not is_derived(k)}
 
 
 # --- loading ---------------------------------------------------------------------------------------
@@ -191,7 +189,7 @@ def _allowed_keys(model: type[BaseModel]) -> str:
 
 def validate_recipe(data: dict[str, Any]) -> Recipe:
     """Validate a recipe mapping, including every stage's backend and backend parameters."""
-    from .stages.registry import available_backends, get_backend
+    from .stages.registry import available_backends, get_backend, is_derived
 
     if not isinstance(data, dict):
         raise RecipeError("invalid recipe: the top level must be a mapping")
@@ -208,22 +206,52 @@ def validate_recipe(data: dict[str, Any]) -> Recipe:
                 break
         raise RecipeError(message) from None
     for name, stage in recipe.stages.items():
-        backends = available_backends(name)
-        if stage.backend not in backends:
-            if not stage.enabled:
-                continue  # a disabled stage may name a backend this version does not ship yet
-            allowed = ", ".join(backends) or "none in this version"
-            raise RecipeError(f"stages.{name}.backend: unknown backend {stage.backend!r}; allowed: {allowed}")
-        params_model = get_backend(name, stage.backend).Params
+        if is_derived(name):
+            if stage.backend not in (None, "builtin"):
+                raise RecipeError(f"stages.{name}.backend: {name} is a derived step; it has no backend to choose")
+            params_model = get_backend(name, None).Params
+        else:
+            backends = available_backends(name)
+            if stage.backend is None:
+                raise RecipeError(f"stages.{name}.backend: missing; allowed: {', '.join(backends) or 'none'}")
+            if stage.backend not in backends:
+                if not stage.enabled:
+                    continue  # a disabled stage may name a backend this version does not ship
+                allowed = ", ".join(backends) or "none in this version"
+                raise RecipeError(f"stages.{name}.backend: unknown backend {stage.backend!r}; allowed: {allowed}")
+            params_model = get_backend(name, stage.backend).Params
         try:
-            params_model.model_validate(stage.backend_params())
+            params = params_model.model_validate(stage.backend_params())
         except ValidationError as exc:
             message = _format_validation_error(exc, prefix=f"stages.{name}")
             if any(e["type"] == "extra_forbidden" for e in exc.errors()):
                 common = "enabled, backend, resources"
                 message += f"\n  allowed keys in stages.{name}: {common}, {_allowed_keys(params_model)}"
             raise RecipeError(message) from None
+        _resolve_local_paths(stage, params)
+    if recipe.stages:
+        from .plan import build_plan
+
+        build_plan(recipe)  # ordering, requirements and field ownership are recipe errors too
     return recipe
+
+
+def _resolve_local_paths(stage: StageConfig, params: BaseModel) -> None:
+    """Rewrite relative model paths to absolute ones, here on the driver, so a worker on another
+    node (another working directory) loads the same file."""
+    from .stages.base import LocalPath
+
+    for field_name, info in type(params).model_fields.items():
+        if not any(isinstance(m, LocalPath) for m in info.metadata):
+            continue
+        value = getattr(params, field_name)
+        if isinstance(value, str) and looks_like_path(value):
+            setattr(stage, field_name, str(Path(value).expanduser().resolve()))
+
+
+def looks_like_path(value: str) -> bool:
+    """A local file or directory (rather than a model name or hub id)."""
+    return value.startswith(("/", "./", "../", "~")) or Path(value).expanduser().exists()
 
 
 def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:

@@ -9,20 +9,23 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 
 from ..modelfiles import file_checksum, package_version
-from ..recipe import Resources
-from ..schema import Segment, Transcription, Word, join_segment_texts
-from .base import ClipTask, Stage, StageParams
+from ..outputs.asr import ASR_FIELDS, AsrOutput
+from ..outputs.common import Span
+from ..outputs.vad import VadOutput
+from ..resources import Resources
+from ..schema import RejectedSegment, Segment, Transcription, Word, join_segment_texts
+from .base import LocalPath, Stage, StageInput, StageParams
 
 BUNDLED_MODEL = "bundled:tiny.en"
 
 
 class FasterWhisperParams(StageParams):
-    model: str = BUNDLED_MODEL
+    model: Annotated[str, LocalPath()] = BUNDLED_MODEL
     """A CTranslate2 model directory, a name (``small``), a hub id, or ``bundled:tiny.en``."""
     download_root: str | None = None
     local_files_only: bool = False
@@ -41,7 +44,8 @@ class FasterWhisperParams(StageParams):
     """With VAD enabled: a clip with less detected speech gets an empty transcription (no
     hallucinated text on music or noise)."""
     drop_segments_outside_speech: bool = True
-    """With VAD enabled: drop ASR segments that do not overlap any detected speech region."""
+    """With VAD enabled: ASR segments that overlap no detected speech region move to
+    ``transcription.rejected`` (reason ``outside_speech``)."""
 
     @field_validator("model")
     @classmethod
@@ -70,7 +74,10 @@ class FasterWhisperStage(Stage):
     backend = "faster-whisper"
     requires = ("audio",)
     uses = ("vad",)
+    sample_rate = 16000
     Params = FasterWhisperParams
+    Output = AsrOutput
+    fills = ASR_FIELDS
     default_resources = Resources(num_cpus=1.0, batch_size=4)
 
     def whisper_model_kwargs(self) -> dict[str, Any]:
@@ -123,25 +130,27 @@ class FasterWhisperStage(Stage):
     def run_params(self) -> dict[str, Any]:
         return {"compute_type_resolved": self._compute_type, "faster_whisper": self._fw_version}
 
-    def process(self, batch: list[ClipTask]) -> list[dict[str, Any]]:
-        return [self._transcribe(task) for task in batch]
+    def process(self, batch: list[StageInput]) -> list[AsrOutput]:
+        return [self._transcribe(item) for item in batch]
 
-    def _transcribe(self, task: ClipTask) -> dict[str, Any]:
+    def _transcribe(self, item: StageInput) -> AsrOutput:
         p = self.params
         speech = None
-        vad = task.outputs.get("vad")
-        if vad is not None:
-            speech = vad["speech"]
-            if sum(e - s for s, e in speech) < p.min_speech_s:
-                empty = Transcription(text="", language=None, language_confidence=None, segments=[], rejected=None)
-                return empty.model_dump(mode="json")
-        segments_iter, info = self._model.transcribe(task.audio, **self.transcribe_kwargs())
-        segments = []
+        vad = item.inputs.get("vad")
+        if isinstance(vad, VadOutput):
+            speech = vad.speech
+            if vad.speech_s() < p.min_speech_s:
+                empty = Transcription(text="", language=None, language_confidence=None, segments=[], rejected=[])
+                return AsrOutput(transcription=empty)
+        segments_iter, info = self._model.transcribe(item.audio, **self.transcribe_kwargs())
+        segments, rejected = [], []
         for seg in segments_iter:
-            built = _to_segment(seg, task.duration_s, p.word_timestamps)
+            built = _to_segment(seg, item.duration_s, p.word_timestamps)
             if built is None:
                 continue
             if speech is not None and p.drop_segments_outside_speech and not _overlaps(built, speech):
+                rejected.append(RejectedSegment(start=built.start, end=built.end, text=built.text,
+                                                reason="outside_speech"))
                 continue
             segments.append(built)
         transcription = Transcription(
@@ -149,9 +158,9 @@ class FasterWhisperStage(Stage):
             language=info.language if info.language and len(info.language) == 2 else None,
             language_confidence=_clip01(info.language_probability),
             segments=segments,
-            rejected=None,
+            rejected=rejected if speech is not None and p.drop_segments_outside_speech else None,
         )
-        return transcription.model_dump(mode="json")
+        return AsrOutput(transcription=transcription)
 
 
 def resolve_model(model: str) -> tuple[str, str]:
@@ -196,5 +205,5 @@ def _to_segment(seg: Any, duration: float, with_words: bool) -> Segment | None:
     return Segment(start=span[0], end=span[1], speaker=None, text=text, confidence=confidence, words=words)
 
 
-def _overlaps(seg: Segment, speech: list[list[float]], tolerance: float = 0.2) -> bool:
-    return any(seg.start < e + tolerance and s - tolerance < seg.end for s, e in speech)
+def _overlaps(seg: Segment, speech: list[Span], tolerance: float = 0.2) -> bool:
+    return any(seg.start < r.end + tolerance and r.start - tolerance < seg.end for r in speech)

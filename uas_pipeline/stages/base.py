@@ -1,9 +1,22 @@
 """The one contract every annotator follows.
 
-A stage declares what it reads (``requires``: ``"audio"`` and/or other stages' names) and what it
-writes (its own ``name``), its backend parameters (a pydantic ``Params`` model, validated when the
-recipe is loaded) and its resources. The runner creates one instance per worker, calls :meth:`setup`
-once (model loading), then :meth:`process` on batches of :class:`ClipTask`. Stages never see Ray.
+A stage declares
+
+* what it reads: ``requires`` (``"audio"`` and/or other stages, which must be enabled) and ``uses``
+  (stages read when enabled), and the ``sample_rate`` of the audio it wants;
+* what it writes: a typed ``Output`` (a :class:`StageOutput` pydantic model) and the record fields
+  it fills (``fills``) or, for a derived step, the fields of its inputs it rewrites (``refines``);
+* its backend parameters (a :class:`StageParams` model, validated when the recipe is loaded) and
+  its ``default_resources``.
+
+The runner creates one instance per worker, calls :meth:`Stage.setup` once (model loading), then
+:meth:`Stage.process` on batches of :class:`StageInput`. ``process`` returns one output per input,
+or a :class:`StageFailure` for a clip it could not annotate (the rest of the batch is kept). Stages
+never see Ray, Arrow or other stages' serialized forms: inputs arrive as typed outputs.
+
+A *derived step* (:class:`DerivedStep`) needs no audio: it combines the outputs of the stages it
+requires (e.g. ASR words × diarization turns), runs in the light task pool, and is enabled
+automatically when everything it requires is enabled.
 """
 
 from __future__ import annotations
@@ -16,8 +29,14 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from ..recipe import Resources
+from ..clips import ClipInfo
+from ..resources import Resources
 from ..schema import StageProvenance
+
+
+class LocalPath:
+    """Marks a parameter that may name a local file or directory (``Annotated[str, LocalPath()]``):
+    a relative path is made absolute on the driver when the recipe is loaded."""
 
 
 class StageParams(BaseModel):
@@ -26,92 +45,101 @@ class StageParams(BaseModel):
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
 
-@dataclass
-class ClipRef:
-    """What the input lister knows about a clip before decoding."""
+class StageOutput(BaseModel):
+    """Base of typed stage outputs. Validated in the worker, so a bad output is blamed on its stage."""
 
-    id: str
-    source: str
-    offset_s: float = 0.0
-    duration_s: float | None = None
-    """Length of the requested region; ``None`` means to the end of the file."""
-    region: bool = False
-    """True when the clip is a region of a longer file (``clip.offset_s`` is then recorded)."""
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "source": self.source,
-            "offset_s": self.offset_s,
-            "duration_s": self.duration_s,
-            "region": self.region,
-        }
+    def record_fields(self) -> dict[str, Any]:
+        """The record fields this output fills, by field path (see :mod:`uas_pipeline.assembly`).
 
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> ClipRef:
-        return cls(**d)
+        Values are schema models, plain JSON values or ``None`` (not annotated). Per-speaker paths
+        (``paralinguistics.speakers[].pitch``) take a mapping speaker id → value; per-segment paths
+        (``paralinguistics.segments[].pitch``) a list aligned with ``transcription.segments``."""
+        return {}
 
 
-@dataclass
-class StageError:
-    stage: str
+@dataclass(frozen=True)
+class StageFailure:
+    """One clip a stage could not annotate; it becomes a ledger row with the stage's name."""
+
     error_type: str
     message: str
 
-    def to_dict(self) -> dict[str, str]:
-        return {"stage": self.stage, "error_type": self.error_type, "message": self.message}
+    @classmethod
+    def from_exception(cls, exc: BaseException) -> StageFailure:
+        return cls(type(exc).__name__, str(exc) or repr(exc))
 
 
 @dataclass
-class ClipTask:
-    """One clip on its way through the stages.
+class StageInput:
+    """One clip as a stage receives it."""
 
-    ``outputs`` maps a stage name to the JSON-able result of that stage; ``provenance`` maps it to
-    the stage's provenance entry. A task with ``error`` set is passed through untouched.
-    """
-
-    ref: ClipRef
+    clip: ClipInfo
     audio: np.ndarray | None = None
-    """Mono float32 at 16 kHz."""
-    sample_rate: int = 0
-    """Sample rate of the source file (recorded in the UAS clip)."""
-    channels: int = 0
-    duration_s: float = 0.0
-    """Duration of this clip (the region), seconds."""
-    source_mtime: float | None = None
-    outputs: dict[str, Any] = field(default_factory=dict)
-    provenance: dict[str, dict[str, Any]] = field(default_factory=dict)
-    timings: dict[str, float] = field(default_factory=dict)
-    error: StageError | None = None
-    skipped: bool = False
-    """Already in the output (resume); carried to the writer only to be counted."""
+    """Mono float32 at ``sample_rate`` (the stage's declared rate); read-only; ``None`` for derived steps."""
+    sample_rate: int | None = None
+    inputs: dict[str, StageOutput] = field(default_factory=dict)
+    """Typed outputs of the required and used stages that ran, by stage name, in run order."""
+    _partial: Any = field(default=None, repr=False, compare=False)
 
     @property
-    def active(self) -> bool:
-        return self.error is None and not self.skipped
+    def duration_s(self) -> float:
+        return self.clip.duration_s
+
+    def record(self):
+        """The record as far as this clip's inputs filled it (:class:`~uas_pipeline.assembly.PartialRecord`):
+        e.g. ``inp.record().transcription.segments`` after speaker attribution."""
+        if self._partial is None:
+            from ..assembly import RecordDraft
+
+            draft = RecordDraft()
+            for name, output in self.inputs.items():
+                draft.apply(name, output.record_fields())
+            self._partial = draft.partial()
+        return self._partial
 
 
 class Stage(ABC):
-    """Base class of annotators. Subclasses set the class attributes and implement process()."""
+    """Base class of annotators. Subclasses set the class attributes and implement :meth:`process`."""
 
     name: ClassVar[str]
+    """The recipe key (``stages.<name>``); backends of one stage share it and its ``Output`` type."""
     backend: ClassVar[str]
     requires: ClassVar[tuple[str, ...]] = ("audio",)
     uses: ClassVar[tuple[str, ...]] = ()
-    """Stages whose outputs are used when they are enabled (ordering only)."""
+    sample_rate: ClassVar[int | None] = 16000
+    """Rate of the audio this stage reads (``None``: reads no audio)."""
     Params: ClassVar[type[StageParams]] = StageParams
+    Output: ClassVar[type[StageOutput]] = StageOutput
+    fills: ClassVar[tuple[str, ...]] = ()
+    """Record field paths this stage owns; two enabled stages claiming one field is a recipe error."""
+    refines: ClassVar[tuple[str, ...]] = ()
+    """Fields owned by a required stage that this stage rewrites (derived steps, e.g. splitting
+    transcript segments at speaker changes)."""
+    derived: ClassVar[bool] = False
     default_resources: ClassVar[Resources] = Resources()
 
     def __init__(self, params: StageParams | dict[str, Any] | None = None, resources: Resources | None = None):
         self.params = params if isinstance(params, StageParams) else self.Params.model_validate(params or {})
         self.resources = resources or self.default_resources
 
+    @classmethod
+    def fills_for(cls, params: StageParams) -> tuple[str, ...]:
+        """The fields filled with these parameters (default: ``fills``)."""
+        return cls.fills
+
+    def skipped_fields(self) -> dict[str, str]:
+        """Fields of ``fills`` this configuration leaves null, with the reason (e.g. ``age``:
+        ``no model configured``). Must not need :meth:`setup`."""
+        return {}
+
     def setup(self) -> None:  # noqa: B027 - optional hook
         """Load models. Called once per worker before the first batch."""
 
     @abstractmethod
-    def process(self, batch: list[ClipTask]) -> list[Any]:
-        """Annotate a batch of active tasks; return one JSON-able output per task, in order."""
+    def process(self, batch: list[StageInput]) -> list[StageOutput | StageFailure]:
+        """Annotate a batch; one output (or failure) per input, in order."""
 
     def model_name(self) -> str | None:
         return None
@@ -138,3 +166,13 @@ class Stage(ABC):
     def torch_threads(self) -> int:
         """Intra-op threads matching the CPUs this worker reserved."""
         return max(1, math.ceil(self.resources.num_cpus))
+
+
+class DerivedStep(Stage):
+    """A step that combines other stages' outputs without audio; enabled when its inputs are."""
+
+    backend = "builtin"
+    requires: ClassVar[tuple[str, ...]] = ()
+    sample_rate = None
+    derived = True
+    default_resources = Resources(num_cpus=0.25, batch_size=16)

@@ -1,6 +1,9 @@
 """Backends looked up by ``(stage name, backend name)``; recipes choose them by name.
 
-Backend modules are imported lazily so that loading a recipe does not import torch or CTranslate2.
+Derived steps are registered by name alone: they have no backend to choose and are enabled
+automatically when every stage they require is enabled. Stage modules are imported lazily so that
+loading a recipe does not import torch or CTranslate2; stage modules in turn import their model
+libraries only in ``setup()``.
 """
 
 from __future__ import annotations
@@ -17,6 +20,10 @@ _BACKENDS: dict[str, dict[str, str]] = {
     "paralinguistics": {},
     "events": {},
 }
+# derived step name -> "module:Class"
+_DERIVED: dict[str, str] = {
+    "attribution": "uas_pipeline.stages.attribution:SpeakerAttribution",
+}
 
 
 def register_backend(stage: str, backend: str, target: str) -> None:
@@ -24,18 +31,64 @@ def register_backend(stage: str, backend: str, target: str) -> None:
     _BACKENDS.setdefault(stage, {})[backend] = target
 
 
+def unregister_backend(stage: str, backend: str) -> None:
+    _BACKENDS.get(stage, {}).pop(backend, None)
+
+
+def register_derived(name: str, target: str) -> None:
+    """Register ``module:Class`` (a :class:`~uas_pipeline.stages.base.DerivedStep`) as ``name``."""
+    _DERIVED[name] = target
+
+
+def unregister_derived(name: str) -> None:
+    _DERIVED.pop(name, None)
+
+
+def model_stage_names() -> tuple[str, ...]:
+    return tuple(_BACKENDS)
+
+
+def derived_step_names() -> tuple[str, ...]:
+    return tuple(_DERIVED)
+
+
+def stage_names() -> tuple[str, ...]:
+    """Every key allowed under ``stages:`` in a recipe."""
+    return (*_BACKENDS, *_DERIVED)
+
+
+def is_derived(name: str) -> bool:
+    return name in _DERIVED
+
+
 def available_backends(stage: str) -> list[str]:
+    if stage in _DERIVED:
+        return ["builtin"]
     return sorted(_BACKENDS.get(stage, {}))
 
 
-def get_backend(stage: str, backend: str) -> type[Stage]:
-    try:
-        target = _BACKENDS[stage][backend]
-    except KeyError:
-        allowed = ", ".join(available_backends(stage)) or "none"
-        raise KeyError(f"stages.{stage}.backend: unknown backend {backend!r}; allowed: {allowed}") from None
+def _load(target: str) -> type[Stage]:
     module_name, _, class_name = target.partition(":")
     cls = getattr(importlib.import_module(module_name), class_name)
     if not (isinstance(cls, type) and issubclass(cls, Stage)):
         raise TypeError(f"{target} is not a Stage")
     return cls
+
+
+def get_backend(stage: str, backend: str | None) -> type[Stage]:
+    """The class of ``backend`` of ``stage`` (for a derived step, its class whatever ``backend``)."""
+    if stage in _DERIVED:
+        return _load(_DERIVED[stage])
+    try:
+        target = _BACKENDS[stage][backend]
+    except KeyError:
+        allowed = ", ".join(available_backends(stage)) or "none"
+        raise KeyError(f"stages.{stage}.backend: unknown backend {backend!r}; allowed: {allowed}") from None
+    return _load(target)
+
+
+def all_backend_classes(stage: str) -> list[type[Stage]]:
+    """Every registered class of a stage (to say which stage could fill a field)."""
+    if stage in _DERIVED:
+        return [_load(_DERIVED[stage])]
+    return [_load(t) for t in _BACKENDS.get(stage, {}).values()]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import Field
 
 from ..modelfiles import package_version
-from ..recipe import Resources
-from .base import ClipTask, Stage, StageParams
+from ..outputs.common import Span
+from ..outputs.vad import VadOutput
+from ..resources import Resources
+from .base import Stage, StageInput, StageParams
 
 
 class SileroVadParams(StageParams):
@@ -20,15 +20,15 @@ class SileroVadParams(StageParams):
 
 
 class SileroVadStage(Stage):
-    """Speech regions and the speech ratio of each clip.
-
-    Output: ``{"speech": [[start, end], ...], "speech_ratio": float}`` (seconds, clip time).
-    """
+    """Speech regions and the speech ratio of each clip."""
 
     name = "vad"
     backend = "silero"
     requires = ("audio",)
+    sample_rate = 16000
     Params = SileroVadParams
+    Output = VadOutput
+    fills = ("paralinguistics.recording.speech_ratio",)
     default_resources = Resources(num_cpus=0.5, batch_size=8)
 
     def setup(self) -> None:
@@ -47,24 +47,28 @@ class SileroVadStage(Stage):
     def model_version(self) -> str | None:
         return f"silero-vad=={self._version}" if getattr(self, "_version", None) else None
 
-    def process(self, batch: list[ClipTask]) -> list[dict[str, Any]]:
+    def process(self, batch: list[StageInput]) -> list[VadOutput]:
+        return [self._detect(item) for item in batch]
+
+    def _detect(self, item: StageInput) -> VadOutput:
         p = self.params
-        results = []
-        for task in batch:
-            audio = self._torch.from_numpy(task.audio)
-            stamps = self._get_speech_timestamps(
-                audio,
-                self._model,
-                threshold=p.threshold,
-                sampling_rate=16000,
-                min_speech_duration_ms=p.min_speech_duration_ms,
-                min_silence_duration_ms=p.min_silence_duration_ms,
-                speech_pad_ms=p.speech_pad_ms,
-            )
-            self._model.reset_states()
-            speech = [[round(s["start"] / 16000, 3), round(s["end"] / 16000, 3)] for s in stamps]
-            speech = [[s, min(e, task.duration_s)] for s, e in speech if min(e, task.duration_s) > s]
-            total = sum(e - s for s, e in speech)
-            ratio = min(1.0, total / task.duration_s) if task.duration_s > 0 else 0.0
-            results.append({"speech": speech, "speech_ratio": ratio})
-        return results
+        sr = self.sample_rate
+        stamps = self._get_speech_timestamps(
+            self._torch.from_numpy(item.audio.copy()),  # arrays arrive read-only
+            self._model,
+            threshold=p.threshold,
+            sampling_rate=sr,
+            min_speech_duration_ms=p.min_speech_duration_ms,
+            min_silence_duration_ms=p.min_silence_duration_ms,
+            speech_pad_ms=p.speech_pad_ms,
+        )
+        self._model.reset_states()
+        duration = item.duration_s
+        speech = []
+        for s in stamps:
+            start, end = round(s["start"] / sr, 3), round(min(s["end"] / sr, duration), 3)
+            if end > start:
+                speech.append(Span(start=start, end=end))
+        total = sum(s.duration for s in speech)
+        ratio = min(1.0, total / duration) if duration > 0 else 0.0
+        return VadOutput(speech=speech, speech_ratio=ratio)

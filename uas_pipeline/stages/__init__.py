@@ -1,0 +1,1 @@
+"""Annotation stages (one module per backend) and the registry that names them."""
