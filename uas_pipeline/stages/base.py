@@ -58,6 +58,15 @@ class StageOutput(BaseModel):
         (``paralinguistics.segments[].pitch``) a list aligned with ``transcription.segments``."""
         return {}
 
+    SIDE_COLUMNS: ClassVar[dict[str, str]] = {}
+    """Extra data-shard columns (not part of the UAS JSON) this output provides, name → Arrow type:
+    ``binary``, ``string``, ``float64``, ``int64`` or ``list<string>`` (e.g. frame scores kept so
+    events can be re-thresholded without the model). Names must be unique across stages."""
+
+    def side_columns(self) -> dict[str, Any]:
+        """Values of ``SIDE_COLUMNS`` for this clip (missing names are null)."""
+        return {}
+
 
 @dataclass(frozen=True)
 class StageFailure:
