@@ -367,3 +367,14 @@ def test_hash_changes_with_what_changes_records(item):
 )
 def test_hash_ignores_paths_runtime_and_output_layout(item):
     assert load_recipe(DEMO, [item]).hash() == load_recipe(DEMO).hash()
+
+
+def test_relative_model_paths_are_resolved_on_the_driver(tmp_path, monkeypatch):
+    model_dir = tmp_path / "models" / "ct2"
+    model_dir.mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    recipe = load_recipe(REPO / "recipes" / "demo.yaml", ["stages.asr.model=./models/ct2"])
+    assert recipe.stages["asr"].backend_params()["model"] == str(model_dir.resolve())
+    # names and hub ids are left alone
+    recipe = load_recipe(REPO / "recipes" / "demo.yaml", ["stages.asr.model=Systran/faster-whisper-small"])
+    assert recipe.stages["asr"].backend_params()["model"] == "Systran/faster-whisper-small"
