@@ -496,9 +496,8 @@ def main(argv: list[str] | None = None) -> int:
     for other in results[1:]:
         print(f"ratio {other['clips']} vs {results[0]['clips']}: "
               + ", ".join(f"{k} {v:.2f}" for k, v in ratios(results, other).items()))
-    if rat:
-        if rat.get("driver_rss", 1.0) > GROWTH_LIMIT:
-            print(f"WARNING: peak driver RSS grew by more than {100 * (GROWTH_LIMIT - 1):.0f}%")
+    if rat and rat.get("driver_rss", 1.0) > GROWTH_LIMIT:
+        print(f"WARNING: peak driver RSS grew by more than {100 * (GROWTH_LIMIT - 1):.0f}%")
     if args.json_out:
         payload = {
             "date": time.strftime("%Y-%m-%d"),
