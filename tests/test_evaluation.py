@@ -465,3 +465,35 @@ def test_refdata_manifest_is_read(refdata: Path) -> None:
     assert len(applies["speaker_count"]) >= 2 and len(applies["language"]) >= 10
     for key in applies["diarization"]:
         assert len(reference_turns(refs.by_key[key].entry, refs.ref_dir)) >= 5
+
+
+class _FlakyFamily:
+    """A plug-in that fails on one clip and pools to NaN."""
+
+    NAME = "flaky"
+
+    def applies(self, entry):
+        return "text" in entry["reference"]
+
+    def score_clip(self, record, entry, ref_dir):
+        if record.clip.id == "asr/b.wav":
+            raise RuntimeError("boom")
+        return {"n": 1}
+
+    def pool(self, per_clip):
+        return {"n": len(per_clip), "ratio": float("nan")}
+
+
+def test_plugin_failures_are_reported_not_fatal(scored_output: tuple[Path, Path], tmp_path: Path) -> None:
+    from uas_pipeline.evaluation.registry import Families, Family, core_families
+    from uas_pipeline.evaluation.runner import write_json
+
+    out, manifest = scored_output
+    families = Families([*core_families(), Family("flaky", "flaky", _FlakyFamily())])
+    result = evaluate(out, manifest, families)
+    flaky = result.to_dict()["metrics"]["flaky"]
+    assert flaky["unscored"] == {"error: RuntimeError: boom": 1}
+    assert flaky["pooled"] == {"n": 3, "ratio": None}  # non-finite figures become null
+    assert result.to_dict()["metrics"]["asr"]["scored"] == 4  # the other families are unaffected
+    write_json(result, tmp_path / "e.json")
+    assert json.loads((tmp_path / "e.json").read_text())["metrics"]["flaky"]["pooled"]["ratio"] is None

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 
@@ -94,22 +95,21 @@ class JoinReport:
         }
 
 
-def iter_rows(out_dir: Path, batch_size: int = 256) -> Iterator[tuple[str, str | None, float | None, object]]:
-    """Yield ``(clip_id, source, offset_s, uas_scalar)`` per data row; ``uas_scalar.as_py()`` gives the
-    JSON (decoded only when asked for)."""
+def iter_rows(out_dir: Path, batch_size: int = 256) -> Iterator[tuple[str, str | None, float | None, Any]]:
+    """Yield ``(clip_id, source, offset_s, uas)`` per data row, batch by batch; ``uas`` is the Arrow
+    scalar (``.as_py()`` decodes the JSON string only when asked for)."""
     for shard in data_shards(out_dir):
         pf = pq.ParquetFile(shard)
         names = set(pf.schema_arrow.names)
         columns = [c for c in ("clip_id", "source", "offset_s", "uas") if c in names]
         for batch in pf.iter_batches(columns=columns, batch_size=batch_size):
-            cols = {name: batch.column(name) for name in columns}
-            for i in range(batch.num_rows):
-                yield (
-                    cols["clip_id"][i].as_py(),
-                    cols["source"][i].as_py() if "source" in cols else None,
-                    cols["offset_s"][i].as_py() if "offset_s" in cols else None,
-                    cols["uas"][i],
-                )
+            ids = batch.column("clip_id").to_pylist()
+            n = len(ids)
+            sources = batch.column("source").to_pylist() if "source" in names else [None] * n
+            offsets = batch.column("offset_s").to_pylist() if "offset_s" in names else [None] * n
+            uas = batch.column("uas")
+            for i in range(n):
+                yield ids[i], sources[i], offsets[i], uas[i]
 
 
 def _matches(refs: ReferenceSet, clip_id: str, source: str | None,

@@ -164,6 +164,9 @@ def render_table(result: EvalResult, per_clip: bool = False) -> str:
         fam = res.family
         lines.append("")
         lines.append(f"[{fam.name}] {fam.title}")
+        if res.references == 0:
+            lines.append("  no reference carries these labels")
+            continue
         lines.append(f"  references {res.references}, with a record {res.joined}, scored {len(res.scored)}")
         reasons = res.unscored_reasons()
         if reasons:
@@ -174,7 +177,8 @@ def render_table(result: EvalResult, per_clip: bool = False) -> str:
             fmt = getattr(fam.impl, "format_pooled", None)
             body = fmt(res.pooled) if fmt else [f"{k}: {_plain(v)}" for k, v in _flatten(res.pooled)]
             lines += [f"  {line}" for line in body]
-        if per_clip:
+        if per_clip and res.clips:
+            lines.append("  per clip:")
             fmt_clip = getattr(fam.impl, "format_clip", None)
             for clip in res.clips:
                 figures = {k: v for k, v in clip.items() if k not in ROW_KEYS}
