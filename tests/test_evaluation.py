@@ -17,7 +17,7 @@ from uas_pipeline.evaluation.join import join_records
 from uas_pipeline.evaluation.keywords import KeywordRecall
 from uas_pipeline.evaluation.language import LanguageId
 from uas_pipeline.evaluation.references import (
-    ReferenceError,
+    ReferencesError,
     load_references,
     read_rttm,
     read_stm_text,
@@ -122,7 +122,7 @@ def test_references_in_both_formats(tmp_path: Path) -> None:
 def test_bad_references_are_refused(tmp_path: Path, lines: list[str], message: str) -> None:
     path = tmp_path / "refs.jsonl"
     path.write_text("\n".join(lines) + "\n")
-    with pytest.raises(ReferenceError, match=message):
+    with pytest.raises(ReferencesError, match=message):
         load_references(path)
 
 
@@ -131,7 +131,7 @@ def test_rttm_segments_and_stm_readers(tmp_path: Path) -> None:
     multi.write_text("SPEAKER f1 1 0.5 1.0 <NA> <NA> A <NA> <NA>\n"
                      "SPEAKER f2 1 2.0 1.0 <NA> <NA> B <NA> <NA>\n")
     assert read_rttm(multi, "f2") == [(2.0, 3.0, "B")]
-    with pytest.raises(ReferenceError, match="several files"):
+    with pytest.raises(ReferencesError, match="several files"):
         read_rttm(multi, "other")
     (tmp_path / "d.segments").write_text("0\t6.3\tspeakerA\n6.3\t11.3\tspeakerB\n")
     entry = {"category": "diarization", "reference": {"segments": "d.segments"}}

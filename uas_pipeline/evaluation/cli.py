@@ -15,7 +15,7 @@ EXIT_UNREADABLE = 2
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from .references import ReferenceError
+    from .references import ReferencesError
     from .registry import load_families
     from .runner import evaluate, render_table, write_json
 
@@ -28,7 +28,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         return EXIT_UNREADABLE
     try:
         result = evaluate(out_dir, args.references, load_families(collar=args.collar))
-    except ReferenceError as exc:
+    except ReferencesError as exc:
         print(f"uas-pipeline: error: {exc}", file=sys.stderr)
         return EXIT_UNREADABLE
     except (OSError, pa.ArrowException) as exc:

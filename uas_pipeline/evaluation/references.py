@@ -18,7 +18,7 @@ import json
 import math
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ _FILE_LABELS = ("rttm", "rttm_derived", "stm")
 _SILVER_WORDS = ("silver", "partial")
 
 
-class ReferenceError(ValueError):
+class ReferencesError(ValueError):
     """The references cannot be read (missing file, bad line, duplicate key, missing label file)."""
 
 
@@ -82,13 +82,13 @@ def _number(value: Any, what: str) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
-        raise ReferenceError(f"{what} must be a non-negative number")
+        raise ReferencesError(f"{what} must be a non-negative number")
     return float(value)
 
 
 def _from_refdata(raw: dict[str, Any], ref_dir: Path, where: str) -> Reference:
     if not isinstance(raw.get("path"), str) or not raw["path"]:
-        raise ReferenceError(f"{where}: a refdata line needs a \"path\"")
+        raise ReferencesError(f"{where}: a refdata line needs a \"path\"")
     return Reference(key=raw["path"], entry=raw, audio=real(resolve(ref_dir, raw["path"])),
                      offset_s=_number(raw.get("offset_s"), f"{where}: offset_s"))
 
@@ -97,9 +97,9 @@ def _from_simple(raw: dict[str, Any], ref_dir: Path, where: str) -> Reference:
     key, audio = raw.get("id"), raw.get("audio")
     for name, value in (("id", key), ("audio", audio)):
         if value is not None and (not isinstance(value, str) or not value):
-            raise ReferenceError(f"{where}: \"{name}\" must be a non-empty string")
+            raise ReferencesError(f"{where}: \"{name}\" must be a non-empty string")
     if key is None and audio is None:
-        raise ReferenceError(f"{where}: each line needs an \"id\" or an \"audio\" path")
+        raise ReferencesError(f"{where}: each line needs an \"id\" or an \"audio\" path")
     entry = {"id": key or audio, "path": audio, "category": raw.get("category"),
              "reference": {k: v for k, v in raw.items() if k not in _SIMPLE_META}}
     for meta in ("offset_s", "duration_s"):
@@ -120,13 +120,13 @@ def _missing_label_files(ref: Reference, ref_dir: Path) -> list[str]:
 
 
 def load_references(path: str | Path) -> ReferenceSet:
-    """Read a reference manifest (either format, mixed freely); raise :class:`ReferenceError`."""
+    """Read a reference manifest (either format, mixed freely); raise :class:`ReferencesError`."""
     path = Path(path)
     ref_dir = path.resolve().parent
     try:
         lines = path.read_bytes().decode("utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
-        raise ReferenceError(f"cannot read references {path}: {exc}") from None
+        raise ReferencesError(f"cannot read references {path}: {exc}") from None
     refs: list[Reference] = []
     keys: set[str] = set()
     problems: list[str] = []
@@ -137,20 +137,20 @@ def load_references(path: str | Path) -> ReferenceSet:
         try:
             raw = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise ReferenceError(f"{where}: not valid JSON: {exc}") from None
+            raise ReferencesError(f"{where}: not valid JSON: {exc}") from None
         if not isinstance(raw, dict):
-            raise ReferenceError(f"{where}: each line must be a JSON object")
+            raise ReferencesError(f"{where}: each line must be a JSON object")
         ref = _from_refdata(raw, ref_dir, where) if isinstance(raw.get("reference"), dict) else \
             _from_simple(raw, ref_dir, where)
         if ref.key in keys:
-            raise ReferenceError(f"{where}: duplicate reference {ref.key!r}")
+            raise ReferencesError(f"{where}: duplicate reference {ref.key!r}")
         keys.add(ref.key)
-        refs.append(Reference(ref.key, ref.entry, ref.audio, ref.offset_s, lineno))
+        refs.append(replace(ref, line=lineno))
         problems += _missing_label_files(ref, ref_dir)
     if problems:
-        raise ReferenceError("missing label files:\n  " + "\n  ".join(problems))
+        raise ReferencesError("missing label files:\n  " + "\n  ".join(problems))
     if not refs:
-        raise ReferenceError(f"no references in {path}")
+        raise ReferencesError(f"no references in {path}")
     return ReferenceSet(path=path, ref_dir=ref_dir, references=refs)
 
 
@@ -183,7 +183,7 @@ def read_rttm(path: Path, uri: str | None = None) -> list[Turn]:
         if not parts or parts[0] != "SPEAKER":
             continue
         if len(parts) < 8:
-            raise ReferenceError(f"{path}:{lineno}: an RTTM SPEAKER line has at least 8 fields")
+            raise ReferencesError(f"{path}:{lineno}: an RTTM SPEAKER line has at least 8 fields")
         start, dur = float(parts[3]), float(parts[4])
         if dur > 0:
             by_uri.setdefault(parts[1], []).append((start, start + dur, parts[7]))
@@ -191,7 +191,7 @@ def read_rttm(path: Path, uri: str | None = None) -> list[Turn]:
         return sorted(by_uri[uri])
     if len(by_uri) <= 1:
         return sorted(next(iter(by_uri.values()), []))
-    raise ReferenceError(f"{path} holds several files ({', '.join(sorted(by_uri))}); "
+    raise ReferencesError(f"{path} holds several files ({', '.join(sorted(by_uri))}); "
                          f"none is named {uri!r} (set \"rttm_uri\")")
 
 
@@ -203,7 +203,7 @@ def read_segment_turns(path: Path) -> list[Turn]:
         if not parts:
             continue
         if len(parts) < 3:
-            raise ReferenceError(f"{path}:{lineno}: expected start, end, speaker")
+            raise ReferencesError(f"{path}:{lineno}: expected start, end, speaker")
         start, end = float(parts[0]), float(parts[1])
         if end > start:
             turns.append((start, end, parts[2]))

@@ -113,7 +113,7 @@ def _finite(value: Any) -> Any:
 
 def evaluate(out_dir: str | Path, references: str | Path, families: Families | None = None) -> EvalResult:
     """Join the records of ``out_dir`` to ``references`` and score every family (raises
-    ``ReferenceError`` for unreadable references)."""
+    ``ReferencesError`` for unreadable references)."""
     out_dir, references = Path(out_dir), Path(references)
     refs = load_references(references)
     families = families or load_families()
