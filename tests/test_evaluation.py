@@ -13,7 +13,7 @@ from uas_pipeline.cli import main
 from uas_pipeline.evaluation import normalize_text, pooled_wer, word_errors
 from uas_pipeline.evaluation.asr import WordErrorRate
 from uas_pipeline.evaluation.diarization import DiarizationError, hypothesis_turns, score_turns
-from uas_pipeline.evaluation.join import join_records
+from uas_pipeline.evaluation.join import join_records, load_joined
 from uas_pipeline.evaluation.keywords import KeywordRecall
 from uas_pipeline.evaluation.language import LanguageId
 from uas_pipeline.evaluation.references import (
@@ -169,8 +169,8 @@ def test_join_rules(tmp_path: Path) -> None:
         make_record("p-by-source", source=str(audio / "p.wav")),
         make_record("stray"),
     ]
-    joined, report = join_records(write_output(tmp_path / "out", records), load_references(manifest))
-    by_key = {j.reference.key: j for j in joined}
+    matches, report = join_records(write_output(tmp_path / "out", records), load_references(manifest))
+    by_key = {j.reference.key: j for j in load_joined(matches, report)}
     assert {k: j.rule for k, j in by_key.items()} == {
         "a.wav": "id", "long.wav": "regions", "by-source": "source", "whole": "source-regions", "pref": "id"}
     assert by_key["long.wav"].clip_ids == ["long.wav#r0001", "long.wav#r0000"]
@@ -497,3 +497,22 @@ def test_plugin_failures_are_reported_not_fatal(scored_output: tuple[Path, Path]
     assert result.to_dict()["metrics"]["asr"]["scored"] == 4  # the other families are unaffected
     write_json(result, tmp_path / "e.json")
     assert json.loads((tmp_path / "e.json").read_text())["metrics"]["flaky"]["pooled"]["ratio"] is None
+
+
+def test_refdata_stm_transcript_scores_low_der_against_the_rttm(refdata: Path) -> None:
+    """The sample's speaker-attributed STM transcript, as a record, is a near-perfect hypothesis for its
+    RTTM: exercises the real label files, the uri and the collar on real turns."""
+    refs = load_references(refdata / "MANIFEST.jsonl")
+    ref = refs.by_key["diarization/pyannote_sample/sample.wav"]
+    names: dict[str, str] = {}
+    segments = []
+    for line in (refdata / ref.labels["stm"]).read_text().splitlines():
+        _, _, who, start, end, text = line.split(maxsplit=5)
+        speaker = names.setdefault(who, f"SPEAKER_{len(names):02d}")
+        segments.append((float(start), float(end), speaker, text))
+    record = make_record(ref.key, duration=30.0, segments=segments, speakers=sorted(names.values()))
+    out = DiarizationError().score_clip(record, ref.entry, refs.ref_dir)
+    assert out["reference_speakers"] == out["hypothesis_speakers"] == 2
+    assert out["der"] < 0.10 and out["confusion_s"] < 0.1  # STM turns are tighter: mostly missed speech
+    assert out["missed_s"] > out["false_alarm_s"]
+    assert SpeakerCount().score_clip(record, ref.entry, refs.ref_dir)["correct"]

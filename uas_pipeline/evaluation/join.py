@@ -39,6 +39,25 @@ _GROUP_RULES = ("regions", "source-regions")
 
 
 @dataclass
+class _Row:
+    clip_id: str
+    uas: str
+
+
+@dataclass
+class Match:
+    """A reference and the rows joined to it, kept as JSON text until scored."""
+
+    reference: Reference
+    rule: str
+    rows: list[_Row]
+
+    @property
+    def clip_ids(self) -> list[str]:
+        return [r.clip_id for r in self.rows]
+
+
+@dataclass
 class Joined:
     """A reference and the record scored against it (stitched from regions where it says so)."""
 
@@ -47,12 +66,6 @@ class Joined:
     rule: str
     clip_ids: list[str]
     """The record ids joined (several for stitched regions)."""
-
-
-@dataclass
-class _Row:
-    clip_id: str
-    uas: str
 
 
 @dataclass
@@ -129,8 +142,9 @@ def _matches(refs: ReferenceSet, clip_id: str, source: str | None,
     return found
 
 
-def join_records(out_dir: Path, refs: ReferenceSet) -> tuple[list[Joined], JoinReport]:
-    """Join every reference to its record(s); see the module docstring for the rules."""
+def join_records(out_dir: Path, refs: ReferenceSet) -> tuple[list[Match], JoinReport]:
+    """Stream the shards once and match every reference to its rows (see the module docstring for
+    the rules); the records are parsed later, one reference at a time, by :func:`load_joined`."""
     report = JoinReport()
     best: dict[str, _Candidates] = {}
     for clip_id, source, offset, uas in iter_rows(out_dir):
@@ -157,24 +171,33 @@ def join_records(out_dir: Path, refs: ReferenceSet) -> tuple[list[Joined], JoinR
                 cand.rows.append(_Row(clip_id, text))
             else:
                 report.superseded_ids.append(clip_id)
-    joined: list[Joined] = []
+    found: list[Match] = []
     for ref in refs.references:
-        cand = best.get(ref.key)
+        cand = best.pop(ref.key, None)
         if cand is None:
             report.missing.append(ref.key)
             continue
         rule = _RULES[cand.rank]
-        ids = [r.clip_id for r in cand.rows]
         if rule not in _GROUP_RULES and len(cand.rows) > 1:
-            report.ambiguous[ref.key] = ids
+            report.ambiguous[ref.key] = [r.clip_id for r in cand.rows]
             continue
+        found.append(Match(ref, rule, cand.rows))
+    report.superseded_ids = sorted(set(report.superseded_ids))
+    return found, report
+
+
+def load_joined(matches: list[Match], report: JoinReport) -> Iterator[Joined]:
+    """Parse (and stitch) the record of each match, one at a time; a match whose records are invalid
+    or cannot be stitched is recorded in ``report`` and skipped."""
+    for match in matches:
+        ref, rule = match.reference, match.rule
         records = []
-        for row in cand.rows:
+        for row in match.rows:
             try:
                 records.append(UASRecord.from_json(row.uas))
             except ValueError as exc:  # pydantic's ValidationError and JSONDecodeError are ValueErrors
                 report.invalid_records[row.clip_id] = str(exc).splitlines()[0]
-        if len(records) < len(cand.rows):
+        if len(records) < len(match.rows):
             report.unjoinable[ref.key] = "a matching record is invalid"
             continue
         if rule in _GROUP_RULES:
@@ -186,6 +209,4 @@ def join_records(out_dir: Path, refs: ReferenceSet) -> tuple[list[Joined], JoinR
         else:
             record = records[0]
         report.by_rule[rule] = report.by_rule.get(rule, 0) + 1
-        joined.append(Joined(reference=ref, record=record, rule=rule, clip_ids=ids))
-    report.superseded_ids = sorted(set(report.superseded_ids))
-    return joined, report
+        yield Joined(reference=ref, record=record, rule=rule, clip_ids=match.clip_ids)

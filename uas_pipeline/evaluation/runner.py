@@ -11,7 +11,7 @@ from typing import Any
 
 from .. import __version__
 from .base import UNSCORED
-from .join import JoinReport, join_records
+from .join import Joined, JoinReport, join_records, load_joined
 from .references import load_references
 from .registry import Families, Family, load_families
 from .text import NORMALISER
@@ -52,27 +52,23 @@ class FamilyResult:
         }
 
 
-def _score(family: Family, joined, ref_dir: Path) -> FamilyResult:
-    impl = family.impl
-    applicable = [j for j in joined if impl.applies(j.reference.entry)]
-    clips, figures = [], []
-    for j in applicable:
-        try:
-            out = impl.score_clip(j.record, j.reference.entry, ref_dir)
-        except Exception as exc:  # noqa: BLE001 - one clip's failure is reported, the others still count
-            out = {UNSCORED: f"error: {type(exc).__name__}: {exc}"}
-        row = {"clip_id": j.record.clip.id, "reference_id": j.reference.key, "join_rule": j.rule}
-        clips.append({**row, **{k: v for k, v in out.items() if k not in ROW_KEYS}})
-        if UNSCORED not in out:
-            figures.append(out)
-    pooled: dict[str, Any] = {}
-    pool_error = None
-    if figures:
-        try:
-            pooled = impl.pool(figures)
-        except Exception as exc:  # noqa: BLE001 - a broken plug-in pool must not hide the other families
-            pool_error = f"{type(exc).__name__}: {exc}"
-    return FamilyResult(family, 0, len(applicable), clips, pooled, pool_error)
+def _score_clip(family: Family, joined: Joined, ref_dir: Path) -> dict[str, Any]:
+    try:
+        out = family.impl.score_clip(joined.record, joined.reference.entry, ref_dir)
+    except Exception as exc:  # noqa: BLE001 - one clip's failure is reported, the others still count
+        out = {UNSCORED: f"error: {type(exc).__name__}: {exc}"}
+    row = {"clip_id": joined.record.clip.id, "reference_id": joined.reference.key, "join_rule": joined.rule}
+    return {**row, **{k: v for k, v in out.items() if k not in ROW_KEYS}}
+
+
+def _pool(result: FamilyResult) -> None:
+    figures = [{k: v for k, v in c.items() if k not in ROW_KEYS} for c in result.clips if UNSCORED not in c]
+    if not figures:
+        return
+    try:
+        result.pooled = result.family.impl.pool(figures)
+    except Exception as exc:  # noqa: BLE001 - a broken plug-in pool must not hide the other families
+        result.pool_error = f"{type(exc).__name__}: {exc}"
 
 
 @dataclass
@@ -117,12 +113,16 @@ def evaluate(out_dir: str | Path, references: str | Path, families: Families | N
     out_dir, references = Path(out_dir), Path(references)
     refs = load_references(references)
     families = families or load_families()
-    joined, join_report = join_records(out_dir, refs)
-    results = []
-    for family in families.families:
-        result = _score(family, joined, refs.ref_dir)
-        result.references = sum(1 for r in refs.references if family.impl.applies(r.entry))
-        results.append(result)
+    matches, join_report = join_records(out_dir, refs)
+    results = [FamilyResult(f, sum(1 for r in refs.references if f.impl.applies(r.entry)), 0, [], {})
+               for f in families.families]
+    for joined in load_joined(matches, join_report):  # one parsed record in memory at a time
+        for result in results:
+            if result.family.impl.applies(joined.reference.entry):
+                result.joined += 1
+                result.clips.append(_score_clip(result.family, joined, refs.ref_dir))
+    for result in results:
+        _pool(result)
     return EvalResult(out_dir, references, len(refs.references), join_report, families, results)
 
 
