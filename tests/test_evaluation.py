@@ -201,6 +201,31 @@ def test_stitch_regions_shifts_times_and_keeps_region_speakers_apart() -> None:
     assert rec.transcription.text == " ".join(s.text for s in segs)
 
 
+def test_stitch_regions_of_rich_records_shifts_every_timed_part() -> None:
+    from uas_pipeline.schema import UASRecord
+
+    from .fixtures_records import rich_record_dict
+
+    regions = []
+    for k in range(2):
+        doc = rich_record_dict()
+        doc["clip"].update(id=f"r.wav#r{k:04d}", offset_s=12.5 * k)
+        regions.append(UASRecord.model_validate(doc))
+    rec = stitch_regions(regions, from_region_ids=True, file_id="r.wav")
+    assert rec.clip.duration_s == 25.0
+    para = rec.paralinguistics
+    assert [s.id for s in para.speakers] == ["SPEAKER_00", "SPEAKER_01", "SPEAKER_02", "SPEAKER_03"]
+    assert para.speakers[2].gender.label == "female"  # region 1's SPEAKER_00, profile kept
+    assert [(s.start, s.speaker) for s in para.segments] == [
+        (0.5, "SPEAKER_00"), (5.0, "SPEAKER_01"), (13.0, "SPEAKER_02"), (17.5, "SPEAKER_03")]
+    assert para.recording.num_speakers == 4 and para.recording.speech_ratio == 0.68
+    assert para.recording.snr_db is None
+    assert [(e.start, e.label) for e in rec.non_linguistic_events][3:] == [
+        (12.5, "music"), (22.3, "laughter"), (23.5, "dog")]
+    assert [r.start for r in rec.transcription.rejected] == [10.0, 22.5]
+    assert rec.transcription.segments[2].words[0].start == 13.0
+
+
 def test_stitch_regions_of_an_entry_that_starts_at_an_offset() -> None:
     # a manifest entry starting at 100 s, split in 50 s regions; region 0 failed
     r1 = make_record("e#r0001", offset=150.0, duration=50.0, source="/e.wav", segments=[_seg(0.0, 1.0, None)])
@@ -452,6 +477,7 @@ def test_eval_command_exit_codes(scored_output: tuple[Path, Path], tmp_path: Pat
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"path": "x.wav", "reference": {"rttm": "missing.rttm"}}\n')
     assert main(["eval", str(out), "--references", str(bad)]) == 2
+    assert main(["eval", str(out), "--references", str(manifest), "--json", str(tmp_path / "no" / "e.json")]) == 2
 
 
 def test_refdata_manifest_is_read(refdata: Path) -> None:

@@ -36,7 +36,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
         return EXIT_UNREADABLE
     sys.stdout.write(render_table(result, per_clip=args.per_clip))
     if args.json:
-        write_json(result, args.json)
+        try:
+            write_json(result, args.json)
+        except OSError as exc:
+            print(f"uas-pipeline: error: cannot write {args.json}: {exc}", file=sys.stderr)
+            return EXIT_UNREADABLE
         print(f"every figure: {Path(args.json).resolve()}")
     return 0
 

@@ -11,9 +11,10 @@ Rules, in priority order (a reference takes the matches of its best rule only):
 4. ``source-regions``: records of parts of that file (``clip.offset_s`` set) when the reference
    covers the whole file; stitched in file time.
 
-Two records for one reference by rule 1 or 3 make the reference *ambiguous* (not scored). Only the
-columns ``clip_id, source, offset_s`` are read for every row; the UAS JSON is parsed only for rows
-that match a reference, and only those are kept in memory.
+Two records for one reference by rule 1 or 3 make the reference *ambiguous* (not scored). The
+shards are read batch by batch; the matching uses ``clip_id, source, offset_s``, and only the rows
+that match a reference keep their UAS JSON (as text) in memory; records are parsed one reference at a
+time while scoring (:func:`load_joined`).
 """
 
 from __future__ import annotations

@@ -87,14 +87,17 @@ def stitch_regions(records: list[UASRecord], from_region_ids: bool, file_id: str
     shifts = [(r.clip.offset_s or 0.0) - origin for r in records]
     names: list[dict[str, str]] = []
     speakers: list[dict[str, Any]] = []
+    assigned = 0
     for rec in records:
         para = rec.paralinguistics
         local: dict[str, str] = {}
         declared = [s.id for s in (para.speakers or ())] if para else []
         used = [s.speaker for s in rec.transcription.segments] if rec.transcription else []
+        used += [s.speaker for s in (para.segments or ())] if para else []
         for sid in [*declared, *used]:
             if sid is not None and sid not in local:
-                local[sid] = f"SPEAKER_{len(speakers) + len(local):02d}"
+                local[sid] = f"SPEAKER_{assigned:02d}"
+                assigned += 1
         for prof in (para.speakers or ()) if para else ():
             speakers.append({**prof.model_dump(mode="json"), "id": local[prof.id]})
         names.append(local)
