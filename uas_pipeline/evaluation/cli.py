@@ -6,15 +6,15 @@ import argparse
 import sys
 from pathlib import Path
 
-import pyarrow as pa
-
-from ..writer import data_shards
 from .diarization import DEFAULT_COLLAR_S
 
 EXIT_UNREADABLE = 2
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    import pyarrow as pa
+
+    from ..writer import data_shards
     from .references import ReferencesError
     from .registry import load_families
     from .runner import evaluate, render_table, write_json
