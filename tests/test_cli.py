@@ -69,3 +69,25 @@ def test_inspect_summary_and_record(tmp_path, capsys):
     assert main(["inspect", str(tmp_path / "d"), rec.clip.id, "--json"]) == 0
     assert capsys.readouterr().out.strip() == rec.to_json()
     assert main(["inspect", str(tmp_path / "d"), "no-such-clip"]) == 1
+
+
+def test_kuberay_example_runs_a_valid_recipe(tmp_path):
+    """The RayJob's entrypoint names a recipe and overrides that the pipeline accepts."""
+    import shlex
+
+    import yaml
+
+    from uas_pipeline.recipe import load_recipe
+
+    job = yaml.safe_load((REPO / "docker" / "kuberay-rayjob.yaml").read_text())
+    assert job["kind"] == "RayJob"
+    args = shlex.split(job["spec"]["entrypoint"])
+    assert args[:2] == ["uas-pipeline", "run"]
+    recipe_path = REPO / "recipes" / args[2].rsplit("/", 1)[-1]
+    overrides = [args[i + 1] for i, a in enumerate(args) if a == "--set"]
+    recipe = load_recipe(recipe_path, overrides)
+    assert recipe.runtime.ray_address == "auto"
+    images = {c["image"] for g in [job["spec"]["rayClusterSpec"]["headGroupSpec"],
+                                   *job["spec"]["rayClusterSpec"]["workerGroupSpecs"]]
+              for c in g["template"]["spec"]["containers"]}
+    assert all("uas-pipeline" in image for image in images)
