@@ -91,3 +91,27 @@ def test_kuberay_example_runs_a_valid_recipe(tmp_path):
                                    *job["spec"]["rayClusterSpec"]["workerGroupSpecs"]]
               for c in g["template"]["spec"]["containers"]}
     assert all("uas-pipeline" in image for image in images)
+
+
+def test_progress_line_has_rate_and_eta():
+    from uas_pipeline.cli import progress_line
+    from uas_pipeline.runner import RunSummary
+
+    s = RunSummary(output_dir="o", ok=3, failed=1, pending_entries=10, entries_done=4.0, audio_s=120.0)
+    line = progress_line(s, elapsed=60.0)
+    assert "4/10 inputs (40%)" in line and "2.0x real time" in line and "0.07 inputs/s" in line
+    assert "01:00 elapsed" in line and "ETA 01:30" in line
+    assert "ETA --:--" in progress_line(RunSummary(output_dir="o", pending_entries=5), elapsed=3.0)
+
+
+def test_progress_is_throttled_off_a_terminal(capsys, monkeypatch):
+    from uas_pipeline.cli import _progress_printer
+    from uas_pipeline.runner import RunSummary
+
+    monkeypatch.setattr("sys.stderr.isatty", lambda: False, raising=False)
+    show = _progress_printer(quiet=False, interval_s=10.0)
+    s = RunSummary(output_dir="o", pending_entries=2)
+    for t in (1.0, 5.0, 12.0, 15.0, 25.0):
+        show(s, t)
+    assert len(capsys.readouterr().err.strip().splitlines()) == 2
+    assert _progress_printer(quiet=True) is None

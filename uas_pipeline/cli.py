@@ -12,22 +12,41 @@ EXIT_INVALID = 2
 EXIT_TOO_MANY_FAILURES = 3
 
 
-def _progress_printer(quiet: bool):
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "--:--"
+    seconds = int(seconds)
+    h, rest = divmod(seconds, 3600)
+    return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60:02d}:{rest % 60:02d}"
+
+
+def progress_line(summary, elapsed: float) -> str:
+    """``ok/failed/skipped | done/total entries (pct) | audio | rate | elapsed | ETA``."""
+    rtf = summary.audio_s / elapsed if elapsed > 0 else 0.0
+    total = summary.pending_entries
+    pct = f" ({100 * summary.entries_done / total:.0f}%)" if total else ""
+    per_s = summary.entries_done / elapsed if elapsed > 0 else 0.0
+    return (
+        f"[uas-pipeline] {summary.ok} ok, {summary.failed} failed, {summary.skipped_already_done} skipped"
+        f" | {summary.entries_done:.0f}/{total} inputs{pct} | {summary.audio_s / 3600:.3f} h audio"
+        f" | {per_s:.2f} inputs/s, {rtf:.1f}x real time | {_duration(elapsed)} elapsed"
+        f", ETA {_duration(summary.eta_s(elapsed))}"
+    )
+
+
+def _progress_printer(quiet: bool, interval_s: float = 10.0):
+    """A live line on a terminal; on a pipe or log file, one line every ``interval_s`` seconds."""
     if quiet:
         return None
     state = {"last": 0.0}
     tty = sys.stderr.isatty()
 
     def show(summary, elapsed: float) -> None:
-        if not tty and elapsed - state["last"] < 10:
+        if not tty and elapsed - state["last"] < interval_s:
             return
         state["last"] = elapsed
-        rtf = summary.audio_s / elapsed if elapsed > 0 else 0.0
-        line = (
-            f"[uas-pipeline] {summary.ok} ok, {summary.failed} failed, {summary.skipped_already_done} skipped"
-            f" | {summary.audio_s / 3600:.3f} h audio | {elapsed:.0f} s | {rtf:.1f}x real time"
-        )
-        print(("\r" + line) if tty else line, end="" if tty else "\n", file=sys.stderr, flush=True)
+        line = progress_line(summary, elapsed)
+        print(("\r\033[K" + line) if tty else line, end="" if tty else "\n", file=sys.stderr, flush=True)
 
     return show
 

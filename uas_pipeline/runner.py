@@ -71,6 +71,15 @@ class RunSummary:
     failures_by_stage: dict[str, int] = field(default_factory=dict)
     pending_entries: int = 0
     """Input entries this run has to process (not already done)."""
+    entries_done: float = 0.0
+    """Of ``pending_entries``, how many are finished (regions count as fractions of their file)."""
+
+    def eta_s(self, elapsed_s: float) -> float | None:
+        """Seconds left at the rate so far (None before the first finished clip)."""
+        if self.entries_done <= 0 or self.pending_entries <= 0:
+            return None
+        left = max(0.0, self.pending_entries - self.entries_done)
+        return elapsed_s * left / self.entries_done
     nodes: dict[str, dict[str, int]] = field(default_factory=dict)
     """Ray node id → step → clips that step processed there."""
 
@@ -385,6 +394,7 @@ def _reraise_as_run_error(batches):
 
 def _account(summary: RunSummary, row: dict[str, Any]) -> None:
     kind = row["kind"]
+    summary.entries_done += 1 / (row.get("region_count") or 1)  # a file of N regions is one entry
     if kind == "skipped":
         summary.skipped_already_done += 1
         return
