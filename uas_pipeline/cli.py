@@ -126,6 +126,14 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return inspect_output(args.dir, args.clip_id, raw=args.json)
 
 
+def cmd_stages(args: argparse.Namespace) -> int:
+    from .plan import ownership_markdown, stages_markdown
+
+    print(stages_markdown())
+    print(ownership_markdown(), end="")
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from .bench import main as bench_main
 
@@ -163,6 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("clip_id", nargs="?")
     p.add_argument("--json", action="store_true", help="print the raw canonical JSON")
     p.set_defaults(func=cmd_inspect)
+
+    p = sub.add_parser("stages", help="registered stages and which record fields each fills")
+    p.set_defaults(func=cmd_stages)
 
     p = sub.add_parser("bench", help="ASR throughput: the pipeline vs a bare faster-whisper loop")
     p.add_argument("--input", default="bundled:demo", help="audio directory or manifest (repeated to length)")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .assembly import AssemblyError, PlannedStage, check_ownership, covers, field_sources
+from .assembly import FIELD_PATHS, AssemblyError, PlannedStage, check_ownership, covers, field_sources
 from .recipe import Recipe, RecipeError, StageConfig
 from .resources import Resources
 from .stages.base import Stage, StageParams
@@ -191,3 +191,26 @@ def ownership_table() -> list[tuple[str, str, str]]:
             for path in cls.refines:
                 rows.append((path, f"{name} ({cls.backend})", "refines"))
     return rows
+
+
+def ownership_markdown() -> str:
+    """The field-ownership table of the README, generated from the registered stages."""
+    by_path: dict[str, list[str]] = {}
+    for path, stage, how in ownership_table():
+        by_path.setdefault(path, []).append(stage if how == "fills" else f"{stage}, refines")
+    lines = ["| record field | filled by (stage (backend)) |", "|---|---|"]
+    for path in FIELD_PATHS:
+        owners = sorted({o for known, os_ in by_path.items() if covers(known, path) for o in os_})
+        lines.append(f"| `{path}` | {'; '.join(owners) if owners else '— (no stage yet: stays null)'} |")
+    return "\n".join(lines) + "\n"
+
+
+def stages_markdown() -> str:
+    """One row per registered backend: what it reads and at which rate."""
+    lines = ["| stage | backend | requires | uses | audio | derived |", "|---|---|---|---|---|---|"]
+    for name in (*model_stage_names(), *derived_step_names()):
+        for cls in all_backend_classes(name):
+            rate = f"{cls.sample_rate // 1000} kHz" if cls.sample_rate else "—"
+            lines.append(f"| {name} | {cls.backend} | {', '.join(cls.requires) or '—'} | "
+                         f"{', '.join(cls.uses) or '—'} | {rate} | {'yes' if cls.derived else 'no'} |")
+    return "\n".join(lines) + "\n"
