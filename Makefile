@@ -9,7 +9,7 @@ STAMP := $(VENV)/.setup-done
 TORCH_PIP_ARGS ?=
 DEMO_OUT ?= out/demo
 
-.PHONY: setup demo test lint schema clean bench
+.PHONY: setup demo test lint schema clean bench readme
 
 setup: $(STAMP)
 
@@ -34,6 +34,9 @@ test: setup lint
 
 schema: setup
 	$(BIN)/uas-pipeline schema --output schemas/uas.schema.json
+
+readme: setup
+	$(BIN)/python scripts/update_readme_tables.py
 
 bench: setup
 	$(BIN)/uas-pipeline bench --min-audio-s 600
