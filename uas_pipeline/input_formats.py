@@ -13,7 +13,9 @@ manifests are JSON lines, Hugging Face datasets are Arrow/Parquet files read wit
 * **Hugging Face** ``Dataset`` / ``DatasetDict`` saved with ``save_to_disk`` (a folder with
   ``state.json`` or ``dataset_dict.json``), and **Parquet** (one file or a folder of ``*.parquet``,
   e.g. a hub dataset's ``data/`` folder) with an audio column: a path string, a ``{bytes, path}``
-  struct (the ``datasets.Audio`` storage) or ``{array, sampling_rate}``. Clip ids come from an ``id``
+  struct (the ``datasets.Audio`` storage) or ``{array, sampling_rate}``; relative paths are relative
+  to the folder of the file that holds them. Optional ``offset_s``/``duration_s`` (or ``offset``/
+  ``duration``) columns make clips regions. Clip ids come from an ``id``
   column when there is one, else the row number (``000042``); a DatasetDict prefixes its split
   (``train/000042``).
 
@@ -365,7 +367,6 @@ def iter_parquet(path: str | Path, cache_dir: str | Path) -> Iterator[InputEntry
     if not files:
         raise InputFormatError(f"{p}: no .parquet files")
     row = 0
-    base = p if p.is_dir() else p.parent
     for file in files:
         try:
             pf = pq.ParquetFile(file)
@@ -373,7 +374,7 @@ def iter_parquet(path: str | Path, cache_dir: str | Path) -> Iterator[InputEntry
             raise InputFormatError(f"cannot read {file}: {exc}") from None
         audio_col = _hf_audio_column(pf.schema_arrow, str(file))
         batches = pf.iter_batches(batch_size=_ROWS_PER_BATCH)
-        for entry in _entries_from_batches(batches, audio_col, "", base, Path(cache_dir), str(file), row):
+        for entry in _entries_from_batches(batches, audio_col, "", file.parent, Path(cache_dir), str(file), row):
             row += 1
             yield entry
 
