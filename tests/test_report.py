@@ -142,3 +142,26 @@ def test_report_in_headless_chromium(report):
                                "return t.startsWith('{') && t")
         assert json.loads(record)["clip"]["id"] == with_timeline[0]
         assert _severe(driver) == []
+
+
+@pytest.mark.slow
+def test_rewriting_a_report_reuses_unchanged_timelines(tmp_path):
+    docs = []
+    for i in range(2):
+        doc = minimal_record_dict()
+        doc["clip"]["id"] = f"clip-{i}"
+        docs.append(doc)
+    out = write_output(tmp_path / "out", docs)
+    options = ReportOptions(timelines=2, contour=False)
+    build_report(out, tmp_path / "rep", options)
+    first = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "rep" / "timelines").glob("*.png")}
+    assert len(first) == 2
+    build_report(out, tmp_path / "rep", options)
+    assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "rep" / "timelines").glob("*.png")} == first
+    docs[0]["clip"]["duration_s"] = 2.0  # a changed record gets a new picture; the stale one goes
+    for shard in out.glob("*.parquet"):
+        shard.unlink()
+    write_output(out, docs)
+    build_report(out, tmp_path / "rep", options)
+    now = {p.name for p in (tmp_path / "rep" / "timelines").glob("*.png")}
+    assert len(now) == 2 and len(now & set(first)) == 1

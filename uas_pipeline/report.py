@@ -14,7 +14,8 @@ holds at most ``max_rows`` clips (default 20,000): when the dataset is larger, a
 by a hash of the clip id (the same clips on every run) — the page says so. Filtering, sorting and
 paging (50 rows a page) run in the browser over the embedded rows. Timelines are drawn for the
 ``timelines`` clips (default 100) with the smallest hashes among the table's rows (a uniform sample);
-``uas-pipeline plot`` draws any other clip.
+``uas-pipeline plot`` draws any other clip. Writing a report again into the same folder reuses the
+pictures of clips whose record, source and drawing options did not change.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from .schema import UASRecord
 TABLE_COLUMNS = ("clip_id", "duration_s", "language", "speakers", "genders", "emotions", "events",
                  "speech_ratio", "snr_db", "text", "timeline", "chunk", "audio")
 TEXT_CHARS = 200
+TIMELINE_STYLE = "v1"  # bump when the timeline drawing changes, so old pictures are not reused
 MAX_BARS = 24
 
 
@@ -74,8 +76,11 @@ def clip_hash(clip_id: str) -> int:
     return int.from_bytes(hashlib.sha256(clip_id.encode()).digest()[:8], "big")
 
 
-def clip_key(clip_id: str) -> str:
-    return hashlib.sha256(clip_id.encode()).hexdigest()[:16]
+def timeline_key(clip_id: str, record_json: str, contour: bool, source: str | None) -> str:
+    """File name of a clip's timeline: changes whenever the picture would, so a report written
+    again into the same folder reuses the pictures of unchanged clips."""
+    text = "\0".join((clip_id, record_json, str(contour), source or "", TIMELINE_STYLE))
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
 def _thresholds(out_dir: Path, max_rows: int, timelines: int) -> tuple[int, int]:
@@ -166,7 +171,7 @@ def _fmt(value: float) -> str:
     return f"{value:,}" if isinstance(value, int) else f"{value:,.3f}".rstrip("0").rstrip(".")
 
 
-def bar_chart(title: str, items: list[tuple[str, float]], note: str = "", width: int = 430) -> str:
+def bar_chart(title: str, items: list[tuple[str, float]], note: str = "", width: int = 400) -> str:
     """A horizontal bar chart as an SVG figure; ``not annotated`` bars are grey."""
     shown = list(items[:MAX_BARS])
     rest = items[MAX_BARS:]
@@ -250,6 +255,7 @@ def build_report(out_dir: str | Path, target: str | Path, options: ReportOptions
     chunks = _ChunkWriter(target / "records", options.records_per_chunk)
     rows: list[list[Any]] = []
     drawn = 0
+    used: set[str] = set()
     problems: list[str] = []
     for row in iter_rows(out_dir, ("clip_id", "source", "uas")):
         record = UASRecord.from_json(row["uas"])
@@ -259,18 +265,26 @@ def build_report(out_dir: str | Path, target: str | Path, options: ReportOptions
             continue
         key = ""
         if h <= tl_limit and drawn < options.timelines:
-            key = clip_key(record.clip.id)
-            audio = load_clip_audio(row["source"], record.clip.offset_s, record.clip.duration_s)
-            if audio.problem:
-                problems.append(f"{record.clip.id}: {audio.problem}")
-            render_timeline(record, audio, target / "timelines" / f"{key}.png", contour=options.contour,
-                            width_in=13.0, dpi=90)
+            key = timeline_key(record.clip.id, row["uas"], options.contour, row["source"])
+            picture = target / "timelines" / f"{key}.png"
+            if not picture.is_file():
+                audio = load_clip_audio(row["source"], record.clip.offset_s, record.clip.duration_s)
+                if audio.problem:
+                    problems.append(f"{record.clip.id}: {audio.problem}")
+                render_timeline(record, audio, picture, contour=options.contour, width_in=13.0, dpi=90)
             drawn += 1
+            used.add(picture.name)
             if progress:
                 progress(drawn, options.timelines)
         rows.append(_table_row(record, row["source"], key, chunks.current))
         chunks.add(record.clip.id, row["uas"])
     chunks.flush()
+    for stale in (target / "timelines").glob("*.png"):  # pictures of an earlier report of other records
+        if stale.name not in used:
+            stale.unlink()
+    for stale in (target / "records").glob("c*.js"):
+        if int(stale.stem[1:]) >= chunks.index:
+            stale.unlink()
     failures = FailureStats(examples_per_type=options.examples_per_failure)
     for ledger_row in iter_ledger(out_dir):
         failures.add(ledger_row)

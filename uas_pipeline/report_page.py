@@ -33,7 +33,7 @@ figure.chart figcaption { font-weight: 600; font-size: 13px; margin: 6px 0 2px; 
 figure.chart svg text { font-size: 11px; fill: var(--fg); }
 figure.chart .bar { fill: var(--accent); }
 figure.chart .bar.na { fill: var(--na); }
-.note { color: var(--muted); font-size: 11px; margin: 0; max-width: 430px; }
+.note { color: var(--muted); font-size: 11px; margin: 0; max-width: 400px; }
 .muted { color: var(--muted); }
 table { border-collapse: collapse; width: 100%; }
 th, td { border-bottom: 1px solid var(--line); padding: 4px 6px; text-align: left; vertical-align: top; }
@@ -199,7 +199,7 @@ td.na { color: var(--na); font-style: italic; }
       const r = ROWS[i]; const tr = el("tr"); tr.dataset.row = String(i);
       tr.append(cell(r[COL.clip_id]), cell(r[COL.duration_s], "num"), cell(r[COL.language]), cell(r[COL.speakers], "num"),
         cell(r[COL.genders]), cell(r[COL.emotions]), cell(r[COL.events]), cell(r[COL.speech_ratio], "num"),
-        cell(r[COL.snr_db], "num"), el("td", r[COL.timeline] ? "🖼" : ""), cell(r[COL.text], "text"));
+        cell(r[COL.snr_db], "num"), el("td", r[COL.timeline] ? "✓" : ""), cell(r[COL.text], "text"));
       tr.addEventListener("click", () => openClip(i));
       body.append(tr);
     }
