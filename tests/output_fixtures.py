@@ -40,11 +40,14 @@ SOURCE_SR = 44100
 
 
 def write_source_audio(path: Path, seconds: float = SOURCE_S, sr: int = SOURCE_SR) -> Path:
-    """A stereo FLAC with a voiced-like tone whose pitch steps 210 Hz → 120 Hz every 6 s."""
+    """A stereo FLAC with a voiced-like tone whose pitch steps 210 Hz → 120 Hz every 6 s, its loudness
+    rising and falling three times a second."""
     t = np.arange(int(seconds * sr)) / sr
     f0 = np.where((t % 12) < 6, 210.0, 120.0)
     phase = 2 * np.pi * np.cumsum(f0) / sr
-    tone = 0.3 * np.sin(phase) + 0.1 * np.sin(2 * phase) + 0.01 * np.random.default_rng(0).standard_normal(len(t))
+    syllables = 0.55 + 0.45 * np.sin(2 * np.pi * 3.0 * t)  # a speech-like 3 Hz loudness envelope
+    tone = syllables * (0.3 * np.sin(phase) + 0.1 * np.sin(2 * phase))
+    tone += 0.01 * np.random.default_rng(0).standard_normal(len(t))
     sf.write(path, np.stack([tone, tone * 0.8], axis=1).astype(np.float32), sr, subtype="PCM_16")
     return path
 

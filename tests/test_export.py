@@ -43,6 +43,7 @@ def _records(out: Path) -> dict[str, UASRecord]:
     return {cid: UASRecord.from_json(text) for cid, text in zip(*(c.to_pylist() for c in table.columns), strict=True)}
 
 
+@pytest.mark.slow
 def test_lhotse_export_loads_with_every_attribute(output, tmp_path):
     import lhotse
 
@@ -92,6 +93,7 @@ def test_jsonl_export_is_the_canonical_records(output, tmp_path):
         assert line == records[json.loads(line)["clip"]["id"]].to_json()
 
 
+@pytest.mark.slow
 def test_hf_export_has_audio_and_flattened_fields(output, tmp_path):
     from datasets import Audio, load_from_disk
 
@@ -119,6 +121,7 @@ def test_flat_fields_keep_not_annotated_apart_from_empty(output):
     assert flat_fields(records["rich-003"])["num_events"] == 0
 
 
+@pytest.mark.slow
 def test_parquet_output_loads_in_datasets_polars_and_duckdb(output):
     import datasets
     import duckdb

@@ -42,7 +42,7 @@ th { background: var(--bg); position: sticky; top: 0; font-size: 12px; }
 #clips th.sorted-asc::after { content: " ▲"; } #clips th.sorted-desc::after { content: " ▼"; }
 #clips tbody tr { cursor: pointer; } #clips tbody tr:hover { background: #eef4fb; }
 #clips td.num { text-align: right; font-variant-numeric: tabular-nums; }
-#clips td.text { max-width: 420px; color: #37474f; }
+#clips td.text { max-width: 0; width: 45%; color: #37474f; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 td.na { color: var(--na); font-style: italic; }
 .filters { display: flex; flex-wrap: wrap; gap: 8px; align-items: end; margin: 8px 0; }
 .filters label { font-size: 12px; color: var(--muted); display: flex; flex-direction: column; }
@@ -189,7 +189,9 @@ td.na { color: var(--na); font-style: italic; }
 
   function cell(value, cls) {
     if (value === null || value === undefined) return el("td", "–", "na");
-    return el("td", String(value), cls);
+    const td = el("td", String(value), cls);
+    if (cls === "text") td.title = String(value);
+    return td;
   }
 
   function render() {
