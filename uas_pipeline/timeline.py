@@ -32,6 +32,7 @@ PLOT_SR = 16000
 PITCH_FMIN_HZ = 60.0
 PITCH_FMAX_HZ = 600.0
 PITCH_HOP_S = 0.02
+MAX_CONTOUR_S = 120.0  # pyin runs at about 3x real time here: a 10-minute region would take minutes
 MAX_WORD_LABELS = 160
 ABSENT_FACE = "#eeeeee"
 SPEECH_COLOR = "#4caf50"
@@ -270,7 +271,11 @@ def _draw_pitch(ax, record: UASRecord, audio: ClipAudio, colors: dict[str, str],
                 contour: bool, summary: TimelineSummary) -> None:
     handles = []
     values: list[float] = []
-    if contour and audio.samples is not None:
+    too_long = audio.samples is not None and len(audio.samples) > MAX_CONTOUR_S * audio.sample_rate
+    if too_long and contour:
+        ax.text(0.99, 0.05, f"f0 contour skipped: clip longer than {MAX_CONTOUR_S:.0f} s", transform=ax.transAxes,
+                ha="right", fontsize=7, color="#555555")
+    if contour and audio.samples is not None and not too_long:
         times, f0 = pitch_contour(audio.samples, audio.sample_rate)
         if np.isfinite(f0).any():
             (line,) = ax.plot(times, f0, color="#37474f", linewidth=1.0,
@@ -300,7 +305,8 @@ def _draw_pitch(ax, record: UASRecord, audio: ClipAudio, colors: dict[str, str],
     record_state = "drawn" if (seg_pitch or spk_pitch) else "not annotated: " + _why(
         record, "paralinguistics.segments", "paralinguistics")
     if not handles:
-        why = audio.problem if audio.samples is None else ("no voiced frames" if contour else "contour off")
+        why = audio.problem if audio.samples is None else (
+            "contour off" if not contour else f"clip over {MAX_CONTOUR_S:.0f} s" if too_long else "no voiced frames")
         _absent(ax, duration, f"pitch: not in the record ({record_state.split(': ', 1)[-1]}); contour: {why}")
         summary.panels["pitch"] = record_state
         return
