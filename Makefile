@@ -15,6 +15,7 @@ setup: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt Makefile
 	@./docker/system-deps.sh
+	@./docker/browser-deps.sh
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -c constraints.txt $(TORCH_PIP_ARGS) torch==2.13.0
 	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'

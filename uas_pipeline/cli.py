@@ -1,4 +1,4 @@
-"""The ``uas-pipeline`` command: run, schema, validate, inspect, bench, eval."""
+"""The ``uas-pipeline`` command: run, schema, validate, inspect, stages, bench, eval, export, plot, report."""
 
 from __future__ import annotations
 
@@ -191,6 +191,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .evaluation.cli import add_subcommands as add_eval
 
     add_eval(sub)
+
+    from .ecosystem_cli import add_subcommands
+
+    add_subcommands(sub)  # export, plot, report
     return parser
 
 

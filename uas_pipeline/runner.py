@@ -252,7 +252,8 @@ def run(recipe: Recipe, *, retry_failed: bool = False, allow_recipe_change: bool
     done = out.done_ids()
     summary = RunSummary(output_dir=str(out.path))
     refs = []
-    for ref in list_clips(recipe.input.path, recipe.input.extensions):
+    # Audio embedded in Hugging Face / Parquet inputs is written to files here (the decoder reads files).
+    for ref in list_clips(recipe.input.path, recipe.input.extensions, cache_dir=out.path / "_input_audio"):
         summary.input_entries += 1
         if ref.id in done:
             summary.skipped_already_done += 1
