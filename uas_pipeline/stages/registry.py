@@ -17,12 +17,18 @@ _BACKENDS: dict[str, dict[str, str]] = {
     "vad": {"silero": "uas_pipeline.stages.vad_silero:SileroVadStage"},
     "asr": {"faster-whisper": "uas_pipeline.stages.asr_faster_whisper:FasterWhisperStage"},
     "diarization": {},
-    "paralinguistics": {},
+    "paralinguistics": {"measured": "uas_pipeline.stages.paralinguistics_measured:MeasuredParalinguistics"},
     "events": {},
+    "gender": {"acoustic": "uas_pipeline.stages.gender_acoustic:AcousticGender",
+               "transformers": "uas_pipeline.stages.gender_transformers:TransformersGender"},
+    "age": {"transformers": "uas_pipeline.stages.age_transformers:TransformersAge"},
+    "emotion": {"transformers": "uas_pipeline.stages.emotion_transformers:TransformersEmotion"},
+    "accent": {"transformers": "uas_pipeline.stages.accent_transformers:TransformersAccent"},
 }
 # derived step name -> "module:Class"
 _DERIVED: dict[str, str] = {
     "attribution": "uas_pipeline.stages.attribution:SpeakerAttribution",
+    "levels": "uas_pipeline.stages.levels:GenderPitchLevels",
 }
 
 
