@@ -1,6 +1,7 @@
 """All measured attributes of the units of one clip (speakers, segments), from one pass of each
 analysis: the clip is high-passed once, F0 is tracked once over the union of the units' speech,
-and the syllable-nuclei envelope is computed once; each unit then takes its slice.
+and the syllable-nuclei envelope is computed once; each unit then takes its slice (the octave
+guard runs on each unit's frames, so two voices in one clip are not folded onto each other).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from .levels import LevelEdges
 from .loudness import integrated_lufs
 from .pitch import guard_octaves, pitch_stats, track_pitch
 from .rate import NucleiDetector, count_syllables, speaking_time
-from .spans import Region, concat, frame_mask, merge_regions, total_s
+from .spans import Region, concat, merge_regions, total_s
 from .spectrum import alpha_ratio_db, highpass, voiced_power_spectrum
 
 MIN_UNIT_S = 0.2
@@ -66,15 +67,18 @@ class ClipMeasurer:
         regions = merge_regions(self.analysis_regions)
         track = track_pitch(self.filtered, self.sr, regions, method=s.pitch_method, fmin=s.fmin_hz, fmax=s.fmax_hz,
                             hop_s=s.hop_s, crepe_model=s.crepe_model)
-        self.track = guard_octaves(track)[0] if s.octave_guard else track
+        self.track = track  # guarded per unit: the run-level guard compares runs of one voice
         self.nuclei = NucleiDetector(self.filtered, self.sr)
 
     def measure(self, unit: Unit, language: str | None = None) -> Measures:
         regions = merge_regions(unit.regions)
         if total_s(regions) < MIN_UNIT_S:
             return Measures()
-        stats = pitch_stats(self.track, regions)
-        voiced_times = self.track.times[np.isfinite(self.track.f0_hz) & frame_mask(self.track.times, regions)]
+        track = self.track.restrict(regions)
+        if self.settings.octave_guard:
+            track = guard_octaves(track)[0]
+        stats = pitch_stats(track)
+        voiced_times = track.times[np.isfinite(track.f0_hz)]
         pitch = None
         if stats is not None:
             pitch = PitchAttribute(mean_hz=stats.mean_hz, std_hz=stats.std_hz,

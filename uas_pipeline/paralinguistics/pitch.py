@@ -14,6 +14,8 @@ Octave guard (:func:`guard_octaves`): trackers sometimes lock on half or twice F
 2. a whole voiced run whose median lies ``run_st`` or more semitones from the clip median and within
    ``fold_tol_st`` of an octave away is folded when it holds less than a third of the voiced frames
    (the majority decides); runs that far off that cannot be folded are dropped as unreliable.
+   The clip median only makes sense for one voice: apply the guard to one speaker's frames
+   (:meth:`PitchTrack.restrict`), never to a track that mixes a low and a high voice.
 """
 
 from __future__ import annotations
@@ -46,6 +48,11 @@ class PitchTrack:
         if regions is not None:
             keep &= frame_mask(self.times, regions)
         return self.f0_hz[keep]
+
+    def restrict(self, regions: Iterable[Region]) -> PitchTrack:
+        """The same frames with everything outside ``regions`` unvoiced."""
+        keep = frame_mask(self.times, regions)
+        return PitchTrack(self.times, np.where(keep, self.f0_hz, np.nan), self.hop_s)
 
     def voiced_s(self, regions: Iterable[Region] | None = None) -> float:
         return len(self.voiced(regions)) * self.hop_s
