@@ -131,3 +131,58 @@ def percentile_edges(values: Iterable[float], percentiles: tuple[float, ...] = (
     for i in range(1, len(edges)):  # ties would make equal edges: nudge to keep them increasing
         edges[i] = max(edges[i], edges[i - 1] + 1e-6)
     return [round(e, 6) for e in edges]
+
+
+_UNIT_ATTRS = ("pitch", "speaking_rate", "loudness", "arousal", "voice_quality")
+
+
+def relevel_record(record, edges: LevelEdges):
+    """A copy of ``record`` (a :class:`~uas_pipeline.schema.UASRecord`) with every level recomputed
+    from its raw values: pitch by each speaker's gender (segments by their speaker's), the other
+    attributes with their edges. Raw values and everything else stay as they are."""
+    para = record.paralinguistics
+    if para is None:
+        return record
+    genders = {s.id: (s.gender.label if s.gender is not None else None) for s in para.speakers or []}
+
+    def unit(obj, gender: str | None):
+        updates = {}
+        for attr in _UNIT_ATTRS:
+            value = getattr(obj, attr)
+            if value is not None:
+                updates[attr] = value.model_copy(
+                    update={"level": edges.level_of_model(attr, value, gender if attr == "pitch" else None)})
+        return obj.model_copy(update=updates)
+
+    speakers = None if para.speakers is None else [unit(s, genders.get(s.id)) for s in para.speakers]
+    segments = None if para.segments is None else [unit(s, genders.get(s.speaker)) for s in para.segments]
+    recording = para.recording
+    if recording is not None and recording.reverberation is not None:
+        rev = recording.reverberation
+        recording = recording.model_copy(update={"reverberation": rev.model_copy(
+            update={"level": edges.level_of_model("reverberation", rev)})})
+    new_para = para.model_copy(update={"speakers": speakers, "segments": segments, "recording": recording})
+    # Validate the result as a whole record (levels are vocabulary checked, spans untouched).
+    return type(record).model_validate(record.model_copy(update={"paralinguistics": new_para}).model_dump())
+
+
+def raw_values(record) -> dict[str, list[float]]:
+    """Raw values of one record by edges key: ``pitch:<gender>`` and the other attributes' fields."""
+    out: dict[str, list[float]] = {}
+    para = record.paralinguistics
+    if para is None:
+        return out
+    genders = {s.id: (s.gender.label if s.gender is not None else "unknown") for s in para.speakers or []}
+    fields = {"speaking_rate": "syllables_per_s", "loudness": "lufs", "arousal": "value", "voice_quality": "hnr_db"}
+    units = [(s, genders.get(s.id, "unknown")) for s in para.speakers or []]
+    units += [(s, genders.get(s.speaker, "unknown") if s.speaker else "unknown") for s in para.segments or []]
+    for obj, gender in units:
+        if obj.pitch is not None and obj.pitch.mean_hz is not None:
+            out.setdefault(f"pitch:{gender}", []).append(obj.pitch.mean_hz)
+            if gender != "unknown":
+                out.setdefault("pitch:unknown", []).append(obj.pitch.mean_hz)
+        for attr, name in fields.items():
+            value = getattr(obj, attr)
+            if value is not None and getattr(value, name) is not None:
+                out.setdefault(attr, []).append(getattr(value, name))
+    return out
