@@ -149,8 +149,12 @@ def test_recipe_plan_field_ownership_and_skips():
         assert fields["paralinguistics.speakers[].emotion"] == "skipped: stages.emotion: no model configured"
         assert fields["paralinguistics.speakers[].age"] == "skipped: stages.age: no model configured"
         assert fields["paralinguistics.segments[].accent"] == "skipped: stages.accent: no model configured"
-        with pytest.raises(RecipeError, match="requires stage"):
-            validate_recipe({"stages": {"gender": {"backend": "acoustic"}}})
+        with pytest.raises(RecipeError, match="pitch_method"):
+            validate_recipe({"stages": {"paralinguistics": {"backend": "measured", "pitch_method": "yin"}}})
+        # Without diarization the gender stage still plans (it fills nothing: no speaker list).
+        names = [s.name for s in build_plan(validate_recipe({"stages": {
+            "paralinguistics": {"backend": "measured"}, "gender": {"backend": "acoustic"}}}))]
+        assert names == ["paralinguistics", "gender", "levels"]
     finally:
         unregister_backend("diarization", "fake")
 

@@ -22,7 +22,6 @@ def age_attribute(scores) -> AgeAttribute | None:
 class TransformersAge(LearnedAttributeStage):
     name = "age"
     task = "age"
-    requires = ("audio", "diarization")
     Output = AgeOutput
     fills = AGE_FIELDS
 

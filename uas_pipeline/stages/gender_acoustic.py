@@ -22,8 +22,9 @@ class AcousticGenderParams(StageParams):
 class AcousticGender(Stage):
     name = "gender"
     backend = "acoustic"
-    requires = ("audio", "diarization")
-    uses = ("asr", "attribution")
+    requires = ("audio",)
+    uses = ("diarization", "asr", "attribution")
+    """Per speaker: without diarization the record has no speaker list and gender stays null."""
     sample_rate = 16000
     Params = AcousticGenderParams
     Output = GenderOutput

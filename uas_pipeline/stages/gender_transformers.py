@@ -20,7 +20,6 @@ def gender_attribute(scores) -> GenderAttribute | None:
 class TransformersGender(LearnedAttributeStage):
     name = "gender"
     task = "gender"
-    requires = ("audio", "diarization")
     Output = GenderOutput
     fills = GENDER_FIELDS
 
