@@ -70,3 +70,16 @@ def test_emotion_order_per_speaker():
     assert by[("emodb", "03")]["mean_arousal"]["angry"] == pytest.approx(0.8)
     assert by[("ravdess", "12")]["order_holds"] is False  # angry 0.4 < calm 0.5
     assert (pooled["order_holds"], pooled["speakers_judged"]) == (1, 2)
+
+
+def test_unscored_without_paralinguistics_and_table_lines():
+    from uas_pipeline.assembly import RecordDraft as Draft
+
+    bare = Draft().build(ClipInfo(id="c", source="c.wav", duration_s=2.0, sample_rate=16000, channels=1))
+    assert ev.score_clip(bare, _entry("x.wav", gender="male"), Path(".")) == {
+        "unscored": "no paralinguistics in the record"}
+    clip = ev.score_clip(_record("male", 0.7), _entry("emodb/03a01Wa.wav", gender="male", emotion="anger",
+                                                      speaker="03"), Path("."))
+    lines = ev.format_pooled(ev.pool([clip]))
+    assert lines[0].startswith("gender accuracy: 100.0% of 1 clips")
+    assert "gender male (ref male)" in ev.format_clip(clip)

@@ -24,6 +24,8 @@ from typing import Any
 
 from .schema import UASRecord
 
+NAME = "attributes"
+TITLE = "Paralinguistic attributes (gender, arousal, emotion)"
 HIGH_AROUSAL = ("angry", "happy")
 LOW_AROUSAL = ("sad", "bored", "calm")
 _DATASETS = ("emodb", "ravdess", "audiomnist", "pyaudioanalysis", "crema", "iemocap", "tess", "savee")
@@ -70,7 +72,10 @@ def _arousal(record: UASRecord) -> float | None:
 
 
 def score_clip(record: UASRecord, entry: dict, ref_dir: Path) -> dict:
-    """One clip's attribute comparison (JSON-able)."""
+    """One clip's attribute comparison (JSON-able); ``{"unscored": reason}`` when no
+    paralinguistic stage ran for it."""
+    if record.paralinguistics is None:
+        return {"unscored": "no paralinguistics in the record"}
     ref = entry.get("reference") or {}
     speaker = _main_speaker(record)
     out: dict[str, Any] = {
@@ -168,3 +173,39 @@ def pool(per_clip: list[dict]) -> dict:
         result["emotion"] = {"clips": len(with_model),
                              "accuracy": sum(c["emotion_hyp"] == c["emotion_ref"] for c in with_model) / len(with_model)}
     return result
+
+
+def format_pooled(pooled: dict) -> list[str]:
+    """Table lines for ``uas-pipeline eval``."""
+    lines = []
+    g = pooled.get("gender")
+    if g:
+        per = ", ".join(f"{k} {100 * v['accuracy']:.1f}% ({v['clips']})" for k, v in g["by_dataset"].items())
+        lines.append(f"gender accuracy: {100 * g['accuracy']:.1f}% of {g['clips']} clips ({per}); "
+                     f"{g['missing']} without a label")
+    a = pooled.get("arousal")
+    if a:
+        rho = "n/a" if a["spearman"] is None else f"{a['spearman']:.3f}"
+        lines.append(f"arousal Spearman: {rho} over {a['clips'] - a['missing']} of {a['clips']} rated clips")
+    e = pooled.get("emotion_arousal")
+    if e:
+        lines.append(f"emotion order (angry/happy above sad/bored/calm): holds for {e['order_holds']} of "
+                     f"{e['speakers_judged']} speakers")
+        for spk in e["speakers"]:
+            means = ", ".join(f"{k} {v:.2f}" for k, v in sorted(spk["mean_arousal"].items(), key=lambda kv: -kv[1]))
+            lines.append(f"  {spk['dataset']} {spk['speaker']}: {means} -> {spk['order_holds']}")
+    m = pooled.get("emotion")
+    if m:
+        lines.append(f"emotion accuracy: {100 * m['accuracy']:.1f}% of {m['clips']} clips")
+    return lines
+
+
+def format_clip(figures: dict) -> str:
+    parts = []
+    if "gender_ref" in figures:
+        parts.append(f"gender {figures['gender_hyp']} (ref {figures['gender_ref']})")
+    if figures.get("arousal_hyp") is not None:
+        parts.append(f"arousal {figures['arousal_hyp']:.2f}")
+    if figures.get("emotion_ref"):
+        parts.append(f"emotion ref {figures['emotion_ref']}")
+    return ", ".join(parts)
