@@ -100,3 +100,31 @@ def test_missing_model_directory_fails_at_setup(tmp_path):
 
     with pytest.raises(OSError):
         TransformersEmotion({"model": str(tmp_path / "nope")}).setup()
+
+
+@pytest.mark.slow
+def test_embedding_classifier_backend(tmp_path, dialogue):  # noqa: F811
+    """A classifier fitted here on resemblyzer embeddings of the two test voices labels them back."""
+    from resemblyzer import VoiceEncoder
+
+    from uas_pipeline.paralinguistics.learned import embed, fit_embedding_classifier
+    from uas_pipeline.stages.gender_embedding_classifier import EmbeddingGender
+
+    audio, inputs = dialogue
+    encoder = VoiceEncoder(device="cpu", verbose=False)
+    turns = inputs["diarization"].turns
+    emb, labels = [], []
+    for turn, label in zip(turns, ("male", "female"), strict=True):
+        seg = audio[int(turn.start * 16000):int(turn.end * 16000)]
+        for k in range(3):  # three overlapping pieces of each voice
+            piece = seg[k * len(seg) // 6: k * len(seg) // 6 + len(seg) // 2]
+            emb.append(embed(encoder, piece))
+            labels.append(label)
+    model = fit_embedding_classifier(np.stack(emb), labels, tmp_path / "gender.npz", c=10.0)
+    out = _run(EmbeddingGender({"model": str(model)}), audio, inputs)
+    assert {k: v.label for k, v in out.speakers.items()} == {"SPEAKER_00": "male", "SPEAKER_01": "female"}
+    assert all(v.confidence > 0.5 for v in out.speakers.values())
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, classes=np.array(["a"]), weights=np.zeros((1, 3)), bias=np.zeros(1))
+    with pytest.raises(ValueError):
+        EmbeddingGender({"model": str(bad)}).setup()

@@ -166,3 +166,60 @@ def describe_source(source: str) -> dict[str, Any]:
                 return {"model": str(path), "model_version": file_checksum(path / name)}
         return {"model": str(path), "model_version": None}
     return {"model": source, "model_version": None}
+
+
+class EmbeddingClassifier:
+    """A linear softmax classifier over resemblyzer speaker embeddings (256-d, the encoder ships in
+    the ``resemblyzer`` wheel), stored as ``.npz``: ``classes`` (labels), ``weights`` (C × 256),
+    ``bias`` (C). Train one on your own labelled clips with :func:`fit_embedding_classifier`.
+    Loaded without pickle."""
+
+    def __init__(self, path: str | Path, device: str = "cpu", threads: int = 1):
+        import torch
+        from resemblyzer import VoiceEncoder
+
+        torch.set_num_threads(threads)
+        with np.load(Path(path), allow_pickle=False) as data:
+            self.classes = [str(c) for c in data["classes"]]
+            self.weights = np.asarray(data["weights"], dtype=float)
+            self.bias = np.asarray(data["bias"], dtype=float)
+        if self.weights.shape != (len(self.classes), 256) or self.bias.shape != (len(self.classes),):
+            raise ValueError(f"{path}: expected weights ({len(self.classes)}, 256) and bias ({len(self.classes)},)")
+        self.encoder = VoiceEncoder(device=device, verbose=False)
+        self.id2label = dict(enumerate(self.classes))
+        self.sample_rate = 16000
+
+    def probabilities(self, audio: np.ndarray, sr: int) -> np.ndarray:
+        if sr != self.sample_rate:
+            from scipy.signal import resample_poly
+
+            audio = resample_poly(audio, self.sample_rate, sr)
+        embedding = embed(self.encoder, np.asarray(audio, dtype=np.float32))
+        logits = self.weights @ embedding + self.bias
+        e = np.exp(logits - logits.max())
+        return e / e.sum()
+
+    def classify(self, audio: np.ndarray, sr: int, label_map: LabelMap) -> MappedScores | None:
+        return map_probabilities(self.probabilities(audio, sr), self.id2label, label_map)
+
+
+def embed(encoder, audio: np.ndarray) -> np.ndarray:
+    """The L2-normalised resemblyzer embedding of 16 kHz audio (padded to 1.6 s if shorter)."""
+    if len(audio) < 25600:
+        audio = np.pad(audio, (0, 25600 - len(audio)))
+    return np.asarray(encoder.embed_utterance(audio), dtype=float)
+
+
+def fit_embedding_classifier(embeddings: np.ndarray, labels: Sequence[str], path: str | Path, c: float = 1.0) -> Path:
+    """Fit a multinomial logistic regression on resemblyzer embeddings and save it as ``.npz``."""
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(C=c, max_iter=1000).fit(np.asarray(embeddings, dtype=float), list(labels))
+    classes = [str(x) for x in model.classes_]
+    weights, bias = model.coef_, model.intercept_
+    if len(classes) == 2:  # binary: sklearn keeps one row for classes_[1]; softmax needs both
+        weights = np.vstack([-weights[0] / 2, weights[0] / 2])
+        bias = np.array([-bias[0] / 2, bias[0] / 2])
+    path = Path(path)
+    np.savez(path, classes=np.array(classes), weights=weights, bias=bias)
+    return path if path.suffix == ".npz" else path.with_suffix(path.suffix + ".npz")

@@ -57,7 +57,7 @@ class LearnedAttributeStage(Stage):
         self._classifier = None
         if not self.params.model:
             return
-        from ..paralinguistics.learned import AudioClassifier, load_label_map
+        from ..paralinguistics.learned import load_label_map
 
         self._label_map = load_label_map(self.label_map_source())
         device = self.params.device
@@ -66,9 +66,13 @@ class LearnedAttributeStage(Stage):
 
             device = "cuda" if self.resources.num_gpus > 0 and torch.cuda.is_available() else "cpu"
         self._device = device
-        self._classifier = AudioClassifier(self.params.model, device=device,
-                                           local_files_only=self.params.local_files_only,
-                                           threads=self.torch_threads, max_window_s=self.params.max_window_s)
+        self._classifier = self.load_classifier(device)
+
+    def load_classifier(self, device: str):
+        from ..paralinguistics.learned import AudioClassifier
+
+        return AudioClassifier(self.params.model, device=device, local_files_only=self.params.local_files_only,
+                               threads=self.torch_threads, max_window_s=self.params.max_window_s)
 
     def model_name(self) -> str | None:
         if not self.params.model:
@@ -134,3 +138,20 @@ class LearnedAttributeStage(Stage):
 
     def build_output(self, speakers, segments) -> StageOutput:
         raise NotImplementedError
+
+
+class EmbeddingParams(LearnedParams):
+    """``model``: an ``.npz`` linear classifier over resemblyzer embeddings (see
+    :func:`~uas_pipeline.paralinguistics.learned.fit_embedding_classifier`)."""
+
+
+class EmbeddingClassifierMixin:
+    """Switches a learned stage to the ``embedding-classifier`` backend."""
+
+    backend = "embedding-classifier"
+    Params = EmbeddingParams
+
+    def load_classifier(self, device: str):
+        from ..paralinguistics.learned import EmbeddingClassifier
+
+        return EmbeddingClassifier(self.params.model, device=device, threads=self.torch_threads)
