@@ -184,3 +184,35 @@ class FakeDiarization(Stage):
 
     def process(self, batch):
         raise NotImplementedError
+
+
+@pytest.mark.slow
+def test_outputs_assemble_with_exactly_their_declared_inputs(dialogue, measured):
+    """What the runner checks per clip: each step's output builds a record from the outputs of the
+    steps it requires or uses (and nothing else)."""
+    from uas_pipeline.plan import build_plan
+    from uas_pipeline.recipe import validate_recipe
+    from uas_pipeline.stages.gender_acoustic import AcousticGender
+    from uas_pipeline.stages.levels import GenderPitchLevels
+    from uas_pipeline.stages.registry import register_backend, unregister_backend
+    from uas_pipeline.tasks import StepRunner
+
+    audio, inputs = dialogue
+    outputs = {**inputs, "paralinguistics": measured}
+    outputs["gender"] = _run(AcousticGender(), audio, inputs)
+    outputs["levels"] = GenderPitchLevels().process([StageInput(clip=_clip(audio), inputs={
+        "paralinguistics": measured, "gender": outputs["gender"]})])[0]
+    register_backend("diarization", "fake", "tests.test_paraling_stages:FakeDiarization")
+    try:
+        plan = build_plan(validate_recipe({"stages": {
+            "vad": {"backend": "silero"}, "asr": {"backend": "faster-whisper"}, "diarization": {"backend": "fake"},
+            "paralinguistics": {"backend": "measured"}, "gender": {"backend": "acoustic"}}}))
+    finally:
+        unregister_backend("diarization", "fake")
+    for step in plan:
+        if step.name not in ("paralinguistics", "gender", "levels"):
+            continue
+        deps = [s for s in plan if s.name in step.deps()]
+        runner = StepRunner(step, deps, stage=step.instantiate())
+        item = StageInput(clip=_clip(audio), inputs={d.name: outputs[d.name] for d in deps})
+        assert runner._checked(outputs[step.name], item)

@@ -27,6 +27,8 @@ class LevelsOutput(StageOutput):
 class GenderPitchLevels(DerivedStep):
     name = "levels"
     requires = ("paralinguistics", "gender")
+    uses = ("asr", "attribution", "diarization")
+    """Not read: the pitch fields it refines only assemble with the transcript and speaker list."""
     Params = StageParams
     Output = LevelsOutput
     refines = ("paralinguistics.speakers[].pitch", "paralinguistics.segments[].pitch")
