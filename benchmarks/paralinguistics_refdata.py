@@ -7,6 +7,10 @@ diarization* that gives each (single-speaker) clip one speaker, SPEAKER_00, spea
 speech regions. No ASR: speaking rates come from acoustic syllable nuclei.
 
     PYTHONPATH=$PWD python benchmarks/paralinguistics_refdata.py [--pitch-method pyin] [--json out.json]
+
+``--from-output DIR`` scores the records of a pipeline output instead (clip ids = manifest paths,
+e.g. ``uas-pipeline run recipes/full.yaml --input <manifest of the labelled clips>``), as
+``uas-pipeline eval`` does with this module as its attribute plug-in.
 """
 
 from __future__ import annotations
@@ -47,10 +51,13 @@ def main() -> int:
     ap.add_argument("--refdata", default=str(REFDATA))
     ap.add_argument("--pitch-method", default="pyin", choices=("pyin", "praat", "crepe"))
     ap.add_argument("--json", default=None)
+    ap.add_argument("--from-output", default=None, help="score the records of this pipeline output")
     args = ap.parse_args()
     ref_dir = Path(args.refdata)
     entries = [json.loads(line) for line in (ref_dir / "MANIFEST.jsonl").read_text().splitlines() if line.strip()]
     entries = [e for e in entries if eval_attributes.applies(e)]
+    if args.from_output:
+        return score_output(Path(args.from_output), entries, ref_dir, args.json)
     vad = SileroVadStage({})
     para = MeasuredParalinguistics({"pitch_method": args.pitch_method})
     gender = AcousticGender()
@@ -89,6 +96,29 @@ def main() -> int:
     print(json.dumps(pooled, indent=2, ensure_ascii=False))
     if args.json:
         Path(args.json).write_text(json.dumps({"per_clip": per_clip, "pooled": pooled}, indent=2))
+    return 0
+
+
+def score_output(out_dir: Path, entries: list[dict], ref_dir: Path, json_out: str | None) -> int:
+    import pyarrow.dataset as ds
+
+    from uas_pipeline import eval_attributes
+    from uas_pipeline.schema import UASRecord
+
+    table = ds.dataset(str(out_dir), format="parquet").to_table(columns=["clip_id", "uas"])
+    records = dict(zip(table.column("clip_id").to_pylist(), table.column("uas").to_pylist(), strict=True))
+    per_clip = []
+    for entry in entries:
+        if entry["path"] not in records:
+            per_clip.append({"clip": entry["path"], "unscored": "no record"})
+            continue
+        per_clip.append(eval_attributes.score_clip(UASRecord.from_json(records[entry["path"]]), entry, ref_dir))
+    scored = [c for c in per_clip if "unscored" not in c]
+    pooled = eval_attributes.pool(scored)
+    pooled["unscored"] = len(per_clip) - len(scored)
+    print("\n".join(eval_attributes.format_pooled(pooled)))
+    if json_out:
+        Path(json_out).write_text(json.dumps({"per_clip": per_clip, "pooled": pooled}, indent=2))
     return 0
 
 
