@@ -29,6 +29,7 @@ def sentence() -> np.ndarray:
 
 # --- pitch -----------------------------------------------------------------------------------------
 
+@pytest.mark.slow  # first pYIN call compiles librosa's numba kernels
 @pytest.mark.parametrize("f0", [85.0, 140.0, 260.0])
 def test_pyin_mean_f0_of_harmonic_signal_within_3_percent(f0):
     track, _ = guard_octaves(track_pitch(harmonic(f0, 0.8), SR, method="pyin"))
@@ -77,6 +78,7 @@ def test_octave_guard_keeps_real_intonation():
     assert changed == 0
 
 
+@pytest.mark.slow
 def test_crepe_tracker_agrees(sentence):
     speech = monotone(sentence[: SR * 2], 150.0)
     stats = pitch_stats(track_pitch(speech, SR, method="crepe"))
