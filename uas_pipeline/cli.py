@@ -195,6 +195,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .ecosystem_cli import add_subcommands
 
     add_subcommands(sub)  # export, plot, report
+
+    from .rebin import add_subcommands as add_rebin
+
+    add_rebin(sub)
     return parser
 
 
