@@ -206,7 +206,9 @@ def ensure_ray(recipe: Recipe) -> bool:
     else:
         if rt.temp_dir:
             kwargs["_temp_dir"] = str(Path(rt.temp_dir).resolve())
-        ray.init(num_cpus=rt.num_cpus or os.cpu_count(), num_gpus=rt.num_gpus, **kwargs)
+        # address="local": always a new embedded instance, never a cluster someone else started
+        # on this machine (plain ray.init() would join the newest one it finds)
+        ray.init(address="local", num_cpus=rt.num_cpus or os.cpu_count(), num_gpus=rt.num_gpus, **kwargs)
     return True
 
 
