@@ -157,6 +157,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rounds", type=int, default=2,
                    help="alternate the two sides this many rounds (A B, B A, ...) and sum their times")
     p.set_defaults(func=cmd_bench)
+
+    from .training.cli import add_subcommands as add_training_subcommands
+
+    add_training_subcommands(sub)
     return parser
 
 
