@@ -232,9 +232,23 @@ def test_encoder_output_does_not_depend_on_batch_padding():
     assert m.tolist() == [13, 29] and p_both.shape == (2, 29, 48)
 
 
+def test_log_mel_front_end_equals_openai_whisper():
+    whisper_audio = pytest.importorskip("whisper.audio")
+    from uas_pipeline.training.encoder import log_mel, mel_filters
+
+    for n_mels in (80, 128):
+        assert torch.allclose(mel_filters(n_mels), whisper_audio.mel_filters("cpu", n_mels), atol=1e-6)
+    g = torch.Generator().manual_seed(0)
+    audio = torch.sin(torch.arange(23456) * 0.05) * 0.3 + torch.randn(23456, generator=g) * 0.01
+    ours, theirs = log_mel(audio, 80), whisper_audio.log_mel_spectrogram(audio, 80)
+    assert ours.shape == theirs.shape == (80, 23456 // 160)
+    assert torch.allclose(ours, theirs, atol=1e-4)
+
+
 def test_whisper_checkpoint_encoder_weights_are_loaded(tmp_path):
     """A random-weight checkpoint in openai-whisper's format, as ``whisper.load_model`` reads it."""
-    from whisper.model import ModelDimensions, Whisper
+    whisper_model = pytest.importorskip("whisper.model")
+    ModelDimensions, Whisper = whisper_model.ModelDimensions, whisper_model.Whisper
 
     from uas_pipeline.training.encoder import WhisperStyleEncoder, read_whisper_checkpoint
 

@@ -346,7 +346,9 @@ def ray_dataset(cfg: DataConfig, split: str) -> Any:
     shards = [str(p) for p in list_shards(paths)]
     audio_root, max_audio_s = cfg.audio_root, cfg.max_audio_s
 
-    def decode(row: dict[str, Any]) -> dict[str, Any]:
+    def decode(row: dict[str, Any]) -> list[dict[str, Any]]:
+        if not keep(row["clip_id"]):
+            return []
         record = UASRecord.from_json(row["uas"])
         try:
             audio = clip_audio(record, audio_root, max_audio_s)
@@ -354,12 +356,10 @@ def ray_dataset(cfg: DataConfig, split: str) -> Any:
             log.warning("skipping %s: %s", record.clip.id, exc)
             audio = None
         ok = audio is not None
-        return {"clip_id": row["clip_id"], "uas": row["uas"], "ok": ok,
-                "audio": audio if ok else np.zeros(1, dtype=np.float32)}
+        return [{"clip_id": row["clip_id"], "uas": row["uas"], "ok": ok,
+                 "audio": audio if ok else np.zeros(1, dtype=np.float32)}]
 
-    ds = ray.data.read_parquet(shards, columns=["clip_id", "uas"])
-    ds = ds.filter(lambda row: keep(row["clip_id"]))
-    return ds.map(decode)
+    return ray.data.read_parquet(shards).select_columns(["clip_id", "uas"]).flat_map(decode)
 
 
 def examples_from_ray_rows(rows: Iterator[dict[str, Any]], builder: ExampleBuilder, epoch: int) -> Iterator[Example]:

@@ -53,7 +53,8 @@ class DataConfig(_Strict):
     loader_workers: int = Field(default=0, ge=0)
     """PyTorch DataLoader worker processes (0: decode audio in the training process)."""
     loader: Literal["auto", "torch", "ray_data"] = "auto"
-    """``auto``: Ray Data under Ray Train, the PyTorch streaming dataset otherwise."""
+    """``auto``: Ray Data when Ray Train joins a cluster (``trainer.ray_address``), otherwise the PyTorch
+    streaming dataset (each worker reads its own partition of the shards)."""
 
     @field_validator("train", "eval", mode="before")
     @classmethod

@@ -486,8 +486,8 @@ def _train_with_ray(recipe: TrainRecipe, say: Callable[[str], None]) -> TrainRes
     t = recipe.trainer
     use_gpu = torch.cuda.is_available() if t.use_gpu is None else t.use_gpu
     loader = recipe.data.loader
-    if loader == "auto":
-        loader = "ray_data"
+    if loader == "auto":  # Ray Data pays off across nodes; on one machine each worker streams its part
+        loader = "ray_data" if t.ray_address else "torch"
     with contextlib.ExitStack() as stack:
         if t.ray_address and not ray.is_initialized():
             ray.init(address=t.ray_address, include_dashboard=False, logging_level="WARNING")
