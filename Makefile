@@ -9,7 +9,7 @@ STAMP := $(VENV)/.setup-done
 TORCH_PIP_ARGS ?=
 DEMO_OUT ?= out/demo
 
-.PHONY: setup demo test lint schema clean bench
+.PHONY: setup demo test lint schema clean bench train-tiny
 
 setup: $(STAMP)
 
@@ -34,9 +34,13 @@ test: setup lint
 
 schema: setup
 	$(BIN)/uas-pipeline schema --output schemas/uas.schema.json
+	$(BIN)/python -m uas_pipeline.targets --output schemas/compact-target.schema.json
 
 bench: setup
 	$(BIN)/uas-pipeline bench --min-audio-s 600
+
+train-tiny: setup
+	$(BIN)/uas-pipeline train recipes/train-tiny.yaml
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache

@@ -106,6 +106,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
         _err(str(exc))
         return EXIT_INVALID
     for v in views:
+        if v.truncated:
+            print(f"uas-pipeline: warning: {v.audio} is longer than the model's "
+                  f"{loaded.meta.get('max_audio_s')} s; only its beginning was used", file=sys.stderr)
         print(v.json_line(with_meta=args.meta), flush=True)
     valid = sum(v.valid for v in views)
     print(f"generate: {len(views)} clips, {valid} valid {args.view} outputs (checkpoint {loaded.path})", file=sys.stderr)

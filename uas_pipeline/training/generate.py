@@ -47,6 +47,8 @@ class GeneratedView:
     valid: bool
     value: Any
     error: str | None
+    truncated: bool = False
+    """The file was longer than the model's ``max_audio_s``; only its beginning was heard."""
 
     def json_line(self, with_meta: bool = False) -> str:
         """The view's JSON (a string value when the output does not parse), optionally wrapped with
@@ -66,14 +68,16 @@ def generate_for_files(loaded: LoadedCheckpoint, paths: Sequence[str], view: str
 
     max_audio_s = float(loaded.meta.get("max_audio_s", 30.0))
     prompt = prompt if prompt is not None else loaded.meta["prompts"][view]
-    audios = []
+    audios, truncated = [], []
+    limit = int(max_audio_s * SAMPLE_RATE)
     for p in paths:
         audio, _ = load_audio(p, 0.0, None, target_sr=SAMPLE_RATE)
-        audios.append(audio[: int(max_audio_s * SAMPLE_RATE)])
+        truncated.append(len(audio) > limit)
+        audios.append(audio[:limit])
     texts = generate_texts(loaded, audios, view, prompt, max_new_tokens=max_new_tokens, batch_size=batch_size,
                            device=device, autocast_dtype=autocast_dtype)
     out = []
-    for p, text in zip(paths, texts, strict=True):
+    for p, text, cut in zip(paths, texts, truncated, strict=True):
         check = check_view_output(view, text)
-        out.append(GeneratedView(str(p), view, text, check.parsed, check.valid, check.value, check.error))
+        out.append(GeneratedView(str(p), view, text, check.parsed, check.valid, check.value, check.error, cut))
     return out
