@@ -139,11 +139,15 @@ def test_stream_partitions_ranks_and_skips_consistently(shards):
     assert not rank0 & rank1 and len(rank0 | rank1) == 8
 
 
-def test_one_pass_stream_skips_clips_longer_than_max_audio(shards):
+def test_one_pass_stream_skips_clips_longer_than_max_audio_and_long_targets(shards):
     recipe = validate_train_recipe({"data": {"train": [str(shards)], "max_audio_s": 4.0}})
     tok = ByteTokenizer(default_phrases())
     got = list(ExampleStream(recipe.data, "train", _builder(recipe.data, tok), repeat=False))
     assert 0 < len(got) < 8 and all(e.audio_s <= 4.0 for e in got)
+    recipe = validate_train_recipe({"data": {"train": [str(shards)], "max_target_tokens": 100}})
+    builder = ExampleBuilder(recipe.data, tok.encode, tok.eos_id, 0, recipe.data.max_target_tokens)
+    got = list(ExampleStream(recipe.data, "train", builder, repeat=False))
+    assert 0 < len(got) < 8 and all(len(e.target_ids) <= 100 for e in got)
 
 
 # --- metrics ---------------------------------------------------------------------------------------

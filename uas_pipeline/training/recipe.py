@@ -49,6 +49,8 @@ class DataConfig(_Strict):
     """Instruction prompt per view (defaults: ``DEFAULT_PROMPTS``)."""
     max_audio_s: float = Field(default=30.0, gt=0)
     """Longer clips are skipped (their targets describe audio the model would not see)."""
+    max_target_tokens: int = Field(default=4096, ge=1)
+    """Examples whose target is longer (in tokens, eos included) are skipped and counted."""
     shuffle_buffer: int = Field(default=64, ge=1)
     loader_workers: int = Field(default=0, ge=0)
     """PyTorch DataLoader worker processes (0: decode audio in the training process)."""

@@ -25,6 +25,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..targets import VIEWS
 from .checkpoint import latest_checkpoint, save_checkpoint
 from .data import (
     ExampleBuilder,
@@ -41,7 +42,6 @@ log = logging.getLogger(__name__)
 
 AUDIO_TOKENIZER_FILE = "audio_tokenizer.pt"
 TEXT_TOKENIZER_DIR = "text_tokenizer"
-MAX_TARGET_TOKENS = 4096
 
 
 class TrainError(RuntimeError):
@@ -178,7 +178,7 @@ def prepare_run(recipe: TrainRecipe, say: Callable[[str], None] = print) -> None
         os.replace(tmp, tok_dir)
     if recipe.model.variant == "discrete" and not (out / AUDIO_TOKENIZER_FILE).is_file():
         tok = load_text_tokenizer(tok_dir)
-        builder = ExampleBuilder(recipe.data, tok.encode, tok.eos_id, recipe.trainer.seed, MAX_TARGET_TOKENS)
+        builder = ExampleBuilder(recipe.data, tok.encode, tok.eos_id, recipe.trainer.seed, recipe.data.max_target_tokens)
         t0 = time.monotonic()
         audio_tok = fit_run_audio_tokenizer(recipe, builder)
         torch.save({"spec": audio_tok.spec.__dict__, "state": audio_tok.state_dict()}, out / (AUDIO_TOKENIZER_FILE + ".tmp"))
@@ -336,7 +336,7 @@ def train_loop(recipe: TrainRecipe, ctx: WorkerContext, say: Callable[[str], Non
     params = count_parameters(model)
     wrapped = ctx.wrap(model)
     dtype = autocast_dtype(t.precision, ctx.device)
-    builder = ExampleBuilder(recipe.data, text_tok.encode, text_tok.eos_id, t.seed, MAX_TARGET_TOKENS)
+    builder = ExampleBuilder(recipe.data, text_tok.encode, text_tok.eos_id, t.seed, recipe.data.max_target_tokens)
     skip = start_step * t.grad_accum
     if ctx.batch_source is not None:
         stream = ctx.batch_source(builder, skip)
@@ -345,8 +345,8 @@ def train_loop(recipe: TrainRecipe, ctx: WorkerContext, say: Callable[[str], Non
                                  batch_size=t.batch_size, skip_batches=skip)
         stream = torch_batches(examples, t.batch_size, recipe.data.loader_workers)
     metrics_path = out / "metrics.jsonl"
-    meta_extra = {"max_audio_s": recipe.data.max_audio_s, "prompts": {v: recipe.data.prompt(v) for v in
-                  ("full", "compact", "asr", "paralinguistics", "events", "caption")}, "tasks": recipe.data.tasks}
+    meta_extra = {"max_audio_s": recipe.data.max_audio_s, "prompts": {v: recipe.data.prompt(v) for v in VIEWS},
+                  "tasks": recipe.data.tasks}
 
     def save(step: int) -> Path:
         state = {"optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "step": step,
