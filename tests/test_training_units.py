@@ -290,3 +290,15 @@ def test_kmeans_finds_separated_clusters():
     assert bool((dist < 0.3).all())
     with pytest.raises(ValueError, match="only 5 feature frames"):
         kmeans(x[:5], 8, 5, 0)
+
+
+def test_cli_help_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys; from uas_pipeline.cli import build_parser; p = build_parser(); "
+            "p.parse_args(['train', 'r.yaml']); p.parse_args(['generate', 'ckpt', 'a.wav', '--view', 'asr']); "
+            "print(sorted(m for m in ('torch', 'transformers', 'ray') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
