@@ -9,7 +9,7 @@ STAMP := $(VENV)/.setup-done
 TORCH_PIP_ARGS ?=
 DEMO_OUT ?= out/demo
 
-.PHONY: setup demo test lint schema clean bench readme
+.PHONY: setup demo test lint schema clean bench readme train-tiny
 
 setup: $(STAMP)
 
@@ -35,12 +35,16 @@ test: setup lint
 
 schema: setup
 	$(BIN)/uas-pipeline schema --output schemas/uas.schema.json
+	$(BIN)/python -m uas_pipeline.targets --output schemas/compact-target.schema.json
 
 readme: setup
 	$(BIN)/python scripts/update_readme_tables.py
 
 bench: setup
 	$(BIN)/uas-pipeline bench --min-audio-s 600
+
+train-tiny: setup
+	$(BIN)/uas-pipeline train recipes/train-tiny.yaml
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache

@@ -199,6 +199,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .rebin import add_subcommands as add_rebin
 
     add_rebin(sub)
+
+    from .training.cli import add_subcommands as add_training_subcommands
+
+    add_training_subcommands(sub)
     return parser
 
 
