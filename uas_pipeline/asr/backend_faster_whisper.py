@@ -56,10 +56,11 @@ class FasterWhisperBackend:
 
     def _prompt(self, tokenizer: Tokenizer, s: DecodeSettings) -> list[int]:
         previous = tokenizer.encode(" " + s.initial_prompt.strip()) if s.initial_prompt else []
-        return self.model.get_prompt(tokenizer, previous, without_timestamps=False, prefix=None, hotwords=s.hotwords)
+        return self.model.get_prompt(tokenizer, previous, without_timestamps=s.fixed_length, prefix=None,
+                                     hotwords=s.hotwords)
 
     def generate(self, encoded: tuple[Any, np.ndarray], language: str, temperature: float,
-                 s: DecodeSettings) -> list[Hypothesis]:
+                 s: DecodeSettings, max_new_tokens: int | None) -> list[Hypothesis]:
         tokenizer = self.tokenizer(language, s.task)
         prompt = self._prompt(tokenizer, s)
         n = encoded[1].shape[0]
@@ -68,10 +69,13 @@ class FasterWhisperBackend:
                         "sampling_temperature": temperature}
         else:
             sampling = {"beam_size": s.beam_size}
+        max_length = self.model.max_length
+        if max_new_tokens is not None:
+            max_length = min(max_length, len(prompt) + max_new_tokens)
         results = self.model.model.generate(
-            encoded[0], [list(prompt) for _ in range(n)], length_penalty=1.0, max_length=self.model.max_length,
+            encoded[0], [list(prompt) for _ in range(n)], length_penalty=1.0, max_length=max_length,
             return_scores=True, return_no_speech_prob=True, suppress_blank=True,
-            suppress_tokens=get_suppressed_tokens(tokenizer, [-1]),
+            suppress_tokens=list(get_suppressed_tokens(tokenizer, [-1])) + ([tokenizer.eot] if s.fixed_length else []),
             max_initial_timestamp_index=int(round(s.max_initial_timestamp / 0.02)), **sampling)
         hyps = []
         for r in results:

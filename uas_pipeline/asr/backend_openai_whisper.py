@@ -7,12 +7,15 @@ Audio is always passed as arrays: openai-whisper reads files through the ``ffmpe
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 import torch
 import whisper
 from whisper.audio import N_SAMPLES, log_mel_spectrogram, pad_or_trim
+from whisper.decoding import DecodingTask
 from whisper.model import disable_sdpa
 from whisper.timing import dtw, median_filter, merge_punctuations
 from whisper.tokenizer import Tokenizer, get_tokenizer
@@ -25,6 +28,33 @@ PREPEND_PUNCTUATION = "\"'“¿([{-"
 APPEND_PUNCTUATION = "\"'.。,，!！?？:：”)]}、"
 FRAMES_PER_TOKEN_TIME = 50  # encoder positions per second
 MEDIAN_FILTER_WIDTH = 7
+
+
+@lru_cache(maxsize=1)
+def _task_repeats_features() -> bool:
+    """Whether this openai-whisper's ``DecodingTask.run`` repeats the audio features for each beam
+    (20250625 does not, so batched beam search fails with a shape error)."""
+    return "audio_features.repeat_interleave" in inspect.getsource(DecodingTask.run)
+
+
+class _BatchedTask(DecodingTask):
+    """A decoding task that gives every beam (or sample) of every window its window's features."""
+
+    def _get_audio_features(self, mel: torch.Tensor) -> torch.Tensor:
+        return super()._get_audio_features(mel).repeat_interleave(self.n_group, dim=0)
+
+    def _detect_language(self, audio_features: torch.Tensor, tokens: torch.Tensor):
+        return super()._detect_language(audio_features[:: self.n_group], tokens)
+
+
+def decode_batch(model: whisper.Whisper, features: torch.Tensor, options: whisper.DecodingOptions) -> list:
+    """``whisper.decode`` on a batch of log-mel windows or encoder outputs, beam search included."""
+    if features.ndim == 2:
+        features = features.unsqueeze(0)
+    groups = options.beam_size or options.best_of or 1
+    if len(features) == 1 or groups == 1 or _task_repeats_features():
+        return whisper.decode(model, features, options)
+    return _BatchedTask(model, options).run(features)
 
 
 class _Timing:
@@ -75,15 +105,14 @@ class OpenAIWhisperBackend:
 
     @torch.no_grad()
     def generate(self, encoded: torch.Tensor, language: str, temperature: float,
-                 s: DecodeSettings) -> list[Hypothesis]:
+                 s: DecodeSettings, max_new_tokens: int | None) -> list[Hypothesis]:
         options = whisper.DecodingOptions(
             task=s.task, language=language if self.multilingual else "en", temperature=temperature,
             beam_size=s.beam_size if temperature == 0 else None, best_of=s.best_of if temperature > 0 else None,
-            prompt=self._prompt(s), without_timestamps=False, max_initial_timestamp=s.max_initial_timestamp,
-            suppress_tokens="-1", fp16=self.fp16)
-        results = whisper.decode(self.model, encoded, options)
-        if not isinstance(results, list):
-            results = [results]
+            prompt=self._prompt(s), without_timestamps=s.fixed_length, max_initial_timestamp=s.max_initial_timestamp,
+            suppress_tokens=[-1, self.eot] if s.fixed_length else "-1", fp16=self.fp16,
+            sample_len=min(max_new_tokens, self.model.dims.n_text_ctx // 2) if max_new_tokens else None)
+        results = decode_batch(self.model, encoded, options)
         return [Hypothesis(list(r.tokens), float(r.avg_logprob), float(r.no_speech_prob), temperature, r.text)
                 for r in results]
 

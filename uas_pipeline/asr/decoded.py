@@ -30,6 +30,8 @@ class DecodedSegment:
     no_speech_prob: float | None = None
     """Probability of the no-speech token at the start of the window's decoding pass."""
     temperature: float | None = None
+    token_span: tuple[float, float] | None = None
+    """The decoder's own timestamps around the segment (window time); its words' times may differ."""
     pieces_in_window: int = 1
     """How many pieces shared the window: pass-level scores say little about one piece of many."""
     crossed_pieces: bool = False

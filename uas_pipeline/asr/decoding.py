@@ -44,6 +44,13 @@ class DecodeSettings:
     max_initial_timestamp: float = 1.0
     min_resume_s: float = 1.0
     """Less audio than this left after the decoder stopped is not decoded again."""
+    fixed_length: bool = False
+    """Benchmarks with random weights only: suppress end-of-text and timestamps so that every window
+    decodes exactly its token cap (``max_tokens_per_s``), the same work a real model would do."""
+    max_tokens_per_s: float | None = 12.0
+    """Cap on generated tokens per second of audio in the window (the silence between pieces not
+    counted; plus 16): far above speech (English is about 4–6 tokens per second, timestamps
+    included), it only cuts decoding loops short."""
     batch_windows: int = 1
     """Windows encoded and generated together."""
 
@@ -72,9 +79,10 @@ class WhisperBackend(Protocol):
     def encode(self, audios: Sequence[np.ndarray]) -> Any:
         """Encoder output for a batch of windows (each at most 30 s at 16 kHz), padded to 30 s."""
 
-    def generate(self, encoded: Any, language: str, temperature: float,
-                 settings: DecodeSettings) -> list[Hypothesis]:
-        """One hypothesis per window of ``encoded`` at ``temperature`` (beam search at 0)."""
+    def generate(self, encoded: Any, language: str, temperature: float, settings: DecodeSettings,
+                 max_new_tokens: int | None) -> list[Hypothesis]:
+        """One hypothesis per window of ``encoded`` at ``temperature`` (beam search at 0), at most
+        ``max_new_tokens`` tokens each (None: the model's limit)."""
 
     def align(self, encoded: Any, language: str, spans: Sequence[Sequence[TokenSpan]],
               num_frames: Sequence[int], settings: DecodeSettings) -> list[list[list[DecodedWord]]]:
@@ -101,13 +109,16 @@ def needs_fallback(h: Hypothesis, s: DecodeSettings) -> bool:
 
 
 def generate_with_fallback(backend: WhisperBackend, encoded: Any, audios: Sequence[np.ndarray], language: str,
-                           s: DecodeSettings) -> list[Hypothesis]:
-    """One hypothesis per window, raising the temperature for the windows that need it."""
+                           s: DecodeSettings, speech_s: Sequence[float] | None = None) -> list[Hypothesis]:
+    """One hypothesis per window, raising the temperature for the windows that need it. ``speech_s``:
+    seconds of audio in each window (without the silence between pieces), for the token cap."""
+    speech_s = list(speech_s) if speech_s is not None else [len(a) / SAMPLE_RATE for a in audios]
     tried: list[list[Hypothesis]] = [[] for _ in audios]
     pending = list(range(len(audios)))
     for k, temperature in enumerate(s.temperatures):
         batch = encoded if k == 0 else backend.subset(encoded, audios, pending)
-        for i, h in zip(pending, backend.generate(batch, language, temperature, s), strict=True):
+        limit = token_limit([speech_s[i] for i in pending], s)
+        for i, h in zip(pending, backend.generate(batch, language, temperature, s, limit), strict=True):
             tried[i].append(h)
         pending = [i for i in pending if needs_fallback(tried[i][-1], s)]
         if not pending:
@@ -121,6 +132,13 @@ def generate_with_fallback(backend: WhisperBackend, encoded: Any, audios: Sequen
                       or h.compression_ratio <= s.compression_ratio_threshold]
         chosen.append(max(acceptable or hyps, key=lambda h: h.avg_logprob))
     return chosen
+
+
+def token_limit(speech_s: Sequence[float], s: DecodeSettings) -> int | None:
+    """Tokens a batch may generate: ``max_tokens_per_s`` per second of audio of its longest window, + 16."""
+    if s.max_tokens_per_s is None or not speech_s:
+        return None
+    return 16 + int(np.ceil(s.max_tokens_per_s * max(speech_s)))
 
 
 @dataclass
@@ -157,7 +175,8 @@ def _decode_batch(backend: WhisperBackend, batch: list[Window], clips: Sequence[
     audios = [w.audio(clips) for w in batch]
     language = batch[0].group or "en"
     encoded = backend.encode(audios)
-    hyps = generate_with_fallback(backend, encoded, audios, language, s)
+    speech_s = [sum(pl.piece.duration for pl in w.placements) for w in batch]
+    hyps = generate_with_fallback(backend, encoded, audios, language, s, speech_s)
     timed = [split_by_timestamps(h.tokens, timestamp_begin=backend.timestamp_begin, eot=backend.eot,
                                  window_s=len(a) / SAMPLE_RATE) for h, a in zip(hyps, audios, strict=True)]
     words: list[list[list[DecodedWord]] | None] = [None] * len(batch)
@@ -177,13 +196,15 @@ def _decode_batch(backend: WhisperBackend, batch: list[Window], clips: Sequence[
             if not text:
                 continue
             span_words = None
+            token_span = (span.start, span.end)
             if s.word_timestamps:
                 span_words = tuple(w for w in (words[k][j] if words[k] else []) if w.text.strip())
                 if span_words:  # as Whisper does: the segment spans its aligned words
                     span = TokenSpan(span_words[0].start, span_words[-1].end, span.tokens)
             segments.append(DecodedSegment(
                 start=span.start, end=max(span.end, span.start + 0.001), text=text, words=span_words,
-                avg_logprob=h.avg_logprob, no_speech_prob=h.no_speech_prob, temperature=h.temperature))
+                avg_logprob=h.avg_logprob, no_speech_prob=h.no_speech_prob, temperature=h.temperature,
+                token_span=token_span))
         outputs.append(WindowOutput(window, segments, t.resume_at))
     return outputs
 

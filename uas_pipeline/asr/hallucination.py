@@ -14,7 +14,10 @@ this order on every segment of a clip, in clip time:
     (VAD stage ran) the segment overlaps no detected speech region, allowing ``speech_tolerance_s``.
 ``repetition``
     A run of words repeats an n-gram (n ≤ ``repetition_max_n``) at least ``repetition_min_repeats``
-    times in a row, covering at least ``repetition_min_words`` words. The first occurrence is kept
+    times in a row (a partial last copy counts by its share), the repeats after the first copy
+    covering at least ``repetition_min_words`` words: "the rest of the rest of the rest of", "and I
+    will see you in the next video, and I will see you in the next video"; "no, no, no" and "I said
+    no, I said no" stay (their repeats are shorter than 6 words). The first occurrence is kept
     (it may be what was said); the repeats move to ``rejected`` and any words after the loop stay.
     Without word timestamps the whole segment is rejected.
 ``compression_ratio``
@@ -35,7 +38,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..evaluation import normalize_text
 from .decoded import DecodedSegment, DecodedWord, words_text
 
 _THANKS = r"(?:thank you|thanks)(?: (?:so|very) much)?(?: (?:all|everyone|guys|everybody))?" \
@@ -50,7 +52,19 @@ STOCK_PHRASE = re.compile(
     rf"^(?:{_THANKS}|{_SUBSCRIBE}|{_SEE_YOU}|{_BYE}|{_CREDITS})(?: (?:and |so )?(?:{_THANKS}|{_SUBSCRIBE}|"
     rf"{_SEE_YOU}|{_BYE}|{_CREDITS}))*$|^{_FILLER}$"
 )
-"""Whole normalized segment texts (lower case, no punctuation) that are stock hallucinations."""
+"""Whole normalized segment texts (see :func:`plain_words`) that are stock hallucinations."""
+
+_NOT_WORD = re.compile(r"[^\w\s']+")
+
+
+def plain_words(text: str) -> list[str]:
+    """Lower-case words without punctuation (apostrophes inside words kept): what the rules compare."""
+    text = _NOT_WORD.sub(" ", text.lower().replace("’", "'"))
+    return [w.strip("'") for w in text.split() if w.strip("'")]
+
+
+def normalize_text(text: str) -> str:
+    return " ".join(plain_words(text))
 
 
 @dataclass(frozen=True)
@@ -59,9 +73,9 @@ class HallucinationRules:
     logprob_threshold: float | None = -1.0
     outside_speech: bool = True
     speech_tolerance_s: float = 0.2
-    repetition_min_repeats: int = 3
+    repetition_min_repeats: float = 2.0
     repetition_min_words: int = 6
-    repetition_max_n: int = 8
+    repetition_max_n: int = 12
     max_compression_ratio: float | None = 2.4
     stock_phrases: bool = True
     stock_phrase_min_confidence: float = 0.5
@@ -139,23 +153,25 @@ def is_unspoken_stock_phrase(seg: DecodedSegment, speech: Sequence[tuple[float, 
     return seg.end - seg.start < rules.min_word_s * len(text.split())
 
 
-def find_loop(tokens: Sequence[str], min_repeats: int, min_words: int, max_n: int) -> tuple[int, int] | None:
-    """``(first, end)``: tokens ``[first, end)`` repeat the n-gram just before ``first`` (a partial
-    last copy included), for the earliest loop found; ``None`` when there is none."""
+def find_loop(tokens: Sequence[str], min_repeats: float, min_words: int, max_n: int) -> tuple[int, int] | None:
+    """``(first, end)``: tokens ``[first, end)`` repeat the n-gram just before ``first``, for the
+    earliest loop found, or ``None``. A loop is at least ``min_repeats`` copies of an n-gram in a row
+    (a partial last copy counts by its share: 2 copies and half of a third make 2.5), whose repeats
+    after the first copy cover at least ``min_words`` words."""
     tokens = list(tokens)
     best: tuple[int, int, int] | None = None  # (loop start, first repeat, end)
     for n in range(1, max_n + 1):
-        for i in range(len(tokens) - n * min_repeats + 1):
+        for i in range(len(tokens) - 2 * n + 1):
             if best is not None and i >= best[0]:
                 break
             gram = tokens[i:i + n]
             j, count = i + n, 1
             while tokens[j:j + n] == gram:
                 j, count = j + n, count + 1
-            if count >= min_repeats and count * n >= min_words:
-                k = 0
-                while j + k < len(tokens) and k < n and tokens[j + k] == gram[k]:
-                    k += 1
+            k = 0
+            while j + k < len(tokens) and k < n and tokens[j + k] == gram[k]:
+                k += 1
+            if count + k / n >= min_repeats and (count - 1) * n + k >= min_words:
                 best = (i, i + n, j + k)
                 break
     return best[1:] if best else None

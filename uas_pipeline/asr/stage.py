@@ -23,6 +23,7 @@ from .transcriber import BatchStats, ClipRequest, PackingSettings, transcribe_cl
 
 log = logging.getLogger("uas_pipeline.asr")
 
+DEFAULT_BATCH_WINDOWS_CPU = 4
 DEFAULT_BATCH_WINDOWS_CUDA = 16
 
 
@@ -55,8 +56,11 @@ class WhisperParams(StageParams):
     """Audio kept around each VAD speech region."""
     join_gap_s: float = Field(default=1.0, ge=0)
     """VAD speech regions closer than this are decoded as one piece, with the audio between them."""
+    recheck_pieces: bool = True
+    """Decode again, after the shared window, a piece whose result looks wrong (no word, a word timed in
+    the gap, improbable or repetitive text, uncovered VAD speech); then alone after two tries."""
     batch_windows: int | None = Field(default=None, ge=1)
-    """Windows encoded and decoded together; default 1 on CPU (no gain there), 16 on CUDA."""
+    """Windows encoded and decoded together; default 4 on CPU, 16 on CUDA."""
 
     reject_hallucinations: bool = True
     """Apply the hallucination rules (see :mod:`uas_pipeline.asr.hallucination`); false keeps every
@@ -66,7 +70,7 @@ class WhisperParams(StageParams):
     no_speech_threshold: float | None = Field(default=0.6, ge=0, le=1)
     logprob_threshold: float | None = -1.0
     compression_ratio_threshold: float | None = Field(default=2.4, gt=0)
-    repetition_min_repeats: int = Field(default=3, ge=2)
+    repetition_min_repeats: float = Field(default=2.0, ge=2)
     repetition_min_words: int = Field(default=6, ge=1)
     stock_phrase_min_confidence: float = Field(default=0.5, ge=0, le=1)
     stock_phrase_min_speech: float = Field(default=0.5, ge=0, le=1)
@@ -105,7 +109,8 @@ class WhisperStage(Stage):
 
     def decode_settings(self) -> DecodeSettings:
         p = self.params
-        batch = p.batch_windows or (DEFAULT_BATCH_WINDOWS_CUDA if getattr(self, "_device", "cpu") == "cuda" else 1)
+        batch = p.batch_windows or (DEFAULT_BATCH_WINDOWS_CUDA if getattr(self, "_device", "cpu") == "cuda"
+                                   else DEFAULT_BATCH_WINDOWS_CPU)
         return DecodeSettings(
             beam_size=p.beam_size,
             best_of=p.best_of,
@@ -123,7 +128,7 @@ class WhisperStage(Stage):
     def packing_settings(self) -> PackingSettings:
         p = self.params
         return PackingSettings(share_windows=p.pack_clips, gap_s=p.pack_gap_s, pad_s=p.speech_pad_s,
-                               join_gap_s=p.join_gap_s)
+                               join_gap_s=p.join_gap_s, recheck=p.recheck_pieces)
 
     def hallucination_rules(self) -> HallucinationRules:
         p = self.params

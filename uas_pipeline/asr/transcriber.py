@@ -28,6 +28,8 @@ class PackingSettings:
     join_gap_s: float = 1.0
     """Speech regions closer than this stay in one piece (with the real audio between them)."""
     window_s: float = WINDOW_S
+    recheck: bool = True
+    """Decode again the pieces of shared windows whose result is :func:`doubtful` (False: keep it)."""
 
 
 @dataclass
@@ -47,7 +49,10 @@ class ClipTranscript:
 
 
 MAX_SHARED_ATTEMPTS = 2
-"""A piece is tried in at most this many shared windows, then decoded in a window of its own."""
+"""A piece the decoder did not reach is packed again at most this often, then decoded alone."""
+QUIET_RMS = 0.005
+"""A piece this quiet (RMS about -46 dBFS; speech is usually -30 to -20) that got no word is accepted
+as silence, not decoded again."""
 
 
 @dataclass
@@ -78,9 +83,9 @@ def transcribe_clips(backend: WhisperBackend, clips: Sequence[ClipRequest], deco
     Decoding runs in rounds. Each round packs the pending pieces into windows and decodes them once.
     A piece the decoder did not reach (it stopped early, usually to leave an utterance near the end
     of the window for the next one, as Whisper does) goes back to the queue and starts a window of
-    the next round; a piece it reached only in part is cut there and its rest goes back. A piece of a
-    shared window whose result is :func:`doubtful` is tried again; after ``MAX_SHARED_ATTEMPTS``
-    shared windows a piece is decoded alone.
+    the next round (at most ``MAX_SHARED_ATTEMPTS`` shared windows, then alone); a piece it reached
+    only in part is cut there and its rest goes back. A piece of a shared window whose result is
+    :func:`doubtful` is decoded again alone, with temperature fallback.
     """
     audios = [c.audio for c in clips]
     pieces_of: list[list[Piece]] = []
@@ -153,7 +158,7 @@ def _decode_rounds(backend: WhisperBackend, pieces: list[Piece], clips: Sequence
                             pending.append(p)
                             continue
                     else:
-                        assigned[p.index] = (p.clip, [s for s in segs if s.start < cut])
+                        assigned[p.index] = (p.clip, [_until(s, cut) for s in segs if s.start < cut])
                         if p.end - cut >= settings.min_resume_s:
                             stats.deferred += 1
                             rest = replace(p, start=round(cut, 3), index=next_index)
@@ -161,25 +166,38 @@ def _decode_rounds(backend: WhisperBackend, pieces: list[Piece], clips: Sequence
                             next_index += 1
                             pending.append(rest)
                         continue
-                if shared and doubtful(p, segs, clips[p.clip].speech, settings):
+                if shared and packing.recheck and doubtful(p, segs, clips[p.clip].speech, settings,
+                                                           audio=audios[p.clip]):
                     stats.doubtful += 1
-                    attempts[p.index] += 1
+                    attempts[p.index] = MAX_SHARED_ATTEMPTS  # alone next time: a second shared try rarely helps
                     pending.append(p)
                     continue
                 assigned[p.index] = (p.clip, segs)
     return assigned
 
 
+def _until(seg: DecodedSegment, cut: float) -> DecodedSegment:
+    """A segment kept before the point where decoding resumes, held to end there (its rest is decoded again)."""
+    if seg.end <= cut:
+        return seg
+    words = tuple(w for w in seg.words or () if w.start < cut) if seg.words is not None else None
+    words = tuple(replace(w, end=min(w.end, cut)) for w in words) if words is not None else None
+    return seg.shifted(end=max(cut, seg.start + 0.001), words=words)
+
+
 def doubtful(piece: Piece, segments: list[DecodedSegment], speech: Sequence[tuple[float, float]] | None,
-             settings: DecodeSettings | None = None, uncovered_s: float = 1.0, margin_s: float = 0.5) -> bool:
-    """Whether a piece decoded in a shared window must be tried again. Shared windows are decoded
+             settings: DecodeSettings | None = None, uncovered_s: float = 1.0, margin_s: float = 0.5,
+             audio: np.ndarray | None = None) -> bool:
+    """Whether a piece decoded in a shared window must be decoded again. Shared windows are decoded
     once, at temperature 0, so each piece is judged here as Whisper judges a window: its text is too
     repetitive (compression ratio) or too improbable (mean log-probability of its words, from the
-    alignment) — or the decoder wrote no word in it (it may have jumped over it), timed a word of a
-    segment it ran across pieces into the silence between them, or (with VAD) left more than
-    ``uncovered_s`` of detected speech before its first or after its last word."""
+    alignment) — or the decoder wrote no word in it although it is not silent (it may have jumped over
+    it), timed a word of a segment it ran across pieces well into the silence between them, or (with
+    VAD) left more than ``uncovered_s`` of detected speech before its first or after its last word."""
     words = [w for s in segments for w in s.words or ()]
-    if not words or any(s.uncertain_split for s in segments):
+    if not words:
+        return audio is None or _rms(audio, piece) >= QUIET_RMS
+    if any(s.uncertain_split for s in segments):
         return True
     if settings is not None:
         text = " ".join(s.text for s in segments)
@@ -196,6 +214,11 @@ def doubtful(piece: Piece, segments: list[DecodedSegment], speech: Sequence[tupl
     uncovered = sum(max(0.0, min(e, first, piece.end) - max(s, piece.start)) +
                     max(0.0, min(e, piece.end) - max(s, last, piece.start)) for s, e in speech)
     return uncovered > uncovered_s
+
+
+def _rms(audio: np.ndarray, piece: Piece) -> float:
+    chunk = audio[round(piece.start * SAMPLE_RATE):round(piece.end * SAMPLE_RATE)]
+    return float(np.sqrt(np.mean(np.square(chunk, dtype=np.float64)))) if len(chunk) else 0.0
 
 
 def _leading_speech(audio: np.ndarray, pieces: list[Piece], limit_s: float = WINDOW_S) -> np.ndarray:
