@@ -33,7 +33,8 @@ def _check_record(item: StageInput, out: AsrOutput) -> None:
     draft = RecordDraft()
     for name, dep in item.inputs.items():
         draft.apply(name, dep.record_fields())
-    record = draft.apply("asr", out.record_fields()).build(item.clip)
+    draft.apply("asr", out.record_fields())
+    record = draft.build(item.clip)
     t = record.transcription
     for seg in t.segments:
         assert 0 <= seg.start < seg.end <= item.duration_s + 1e-3
@@ -122,6 +123,19 @@ def test_music_gets_no_transcript_and_declared_language_is_recorded(refdata: Pat
     assert not any(s in out_music.transcription.text.lower() for s in stock)
     assert out_music.transcription.rejected is not None
     assert (out_de.transcription.language, out_de.transcription.language_confidence) == ("de", None)
+
+
+@pytest.mark.slow
+def test_hotwords_steer_the_spelling(refdata: Path, fw_stages) -> None:
+    from uas_pipeline.stages.asr_faster_whisper import FasterWhisperStage
+
+    _, packed, _ = fw_stages
+    audio = load_audio(refdata / "asr/faster_whisper/hotwords.mp3")[0]
+    steered = FasterWhisperStage({"cpu_threads": 2, "hotwords": "ComfyUI"})
+    steered._backend, steered._device = packed._backend, packed._device
+    plain, = packed.process([_item("plain", audio)])
+    hot, = steered.process([_item("hot", audio)])
+    assert "ComfyUI" not in plain.transcription.text and "ComfyUI" in hot.transcription.text
 
 
 # --- openai-whisper on random-weight checkpoints ----------------------------------------------------

@@ -57,7 +57,7 @@ def test_demo_loads():
     assert asr.backend == "faster-whisper"
     assert asr.backend_params()["beam_size"] == 5
     assert asr.backend_params()["language"] is None
-    assert asr.resources.num_cpus == 1 and asr.resources.batch_size == 4
+    assert asr.resources.num_cpus == 1 and asr.resources.batch_size == 64 and asr.resources.batch_audio_s == 240
     assert recipe.stages["vad"].resources.num_cpus == 0.5
     assert recipe.max_failure_ratio == demo_data()["max_failure_ratio"]
 
@@ -134,7 +134,7 @@ def test_overrides_applied_and_typed():
     assert recipe.stages["vad"].backend_params()["threshold"] == 0.3
     assert recipe.runtime.num_cpus == 4 and recipe.runtime.progress is False
     assert recipe.stages["asr"].resources.num_gpus == 1
-    assert recipe.stages["asr"].resources.batch_size == 4  # sibling keys of a flow mapping are kept
+    assert recipe.stages["asr"].resources.batch_size == 64  # sibling keys of a flow mapping are kept
     assert recipe.max_failure_ratio == 0
     assert recipe.output.dir == "elsewhere"
     assert recipe.input.path is None
