@@ -1,7 +1,10 @@
 """Listing input clips: a directory of audio files, one audio file, or a JSONL manifest.
 
 Manifest lines: ``{"id": optional str, "audio": path (relative to the manifest's folder, or
-absolute), "offset_s": optional, "duration_s": optional}``; other keys (reference labels) are ignored.
+absolute; ``"path"`` is accepted too, as in reference manifests), "offset_s": optional,
+"duration_s": optional}`` plus optional per-clip hints for stages (``language``, ``num_speakers``,
+``min_speakers``, ``max_speakers``, at the top level or under ``"hints"``); other keys (reference
+labels) are ignored.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from .stages.base import ClipRef
+from .clips import HINT_KEYS, ClipRef
 
 BUNDLED_DEMO = "bundled:demo"
 
@@ -80,6 +83,8 @@ def _list_manifest(manifest: Path) -> Iterator[ClipRef]:
                 entry = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise InputError(f"{where}: not valid JSON: {exc}") from None
+            if isinstance(entry, dict) and "audio" not in entry and isinstance(entry.get("path"), str):
+                entry["audio"] = entry["path"]
             if not isinstance(entry, dict) or not isinstance(entry.get("audio"), str):
                 raise InputError(f"{where}: each line needs an \"audio\" path")
             audio = Path(entry["audio"]).expanduser()
@@ -99,7 +104,22 @@ def _list_manifest(manifest: Path) -> Iterator[ClipRef]:
                 offset_s=offset,
                 duration_s=duration,
                 region=bool(offset) or duration is not None,
+                hints=_hints(entry, where),
             )
+
+
+def _hints(entry: dict, where: str) -> dict:
+    hints = entry.get("hints") or {}
+    if not isinstance(hints, dict):
+        raise InputError(f"{where}: \"hints\" must be an object")
+    hints = {**{k: entry[k] for k in HINT_KEYS if entry.get(k) is not None}, **hints}
+    for key in ("num_speakers", "min_speakers", "max_speakers"):
+        value = hints.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise InputError(f"{where}: {key!r} must be a positive integer")
+    if hints.get("language") is not None and not isinstance(hints["language"], str):
+        raise InputError(f"{where}: 'language' must be a string")
+    return hints
 
 
 def _number(entry: dict, key: str, where: str, default: float | None) -> float | None:
