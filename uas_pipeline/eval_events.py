@@ -56,25 +56,26 @@ def score_clip(record: UASRecord, entry: dict[str, Any], ref_dir: Path) -> dict[
     timed = ref.get("events") if isinstance(ref.get("events"), list) else None
     names = [e["label"] for e in timed] if timed is not None else list(ref.get("labels") or [])
     predicted = sorted({e.label for e in events})
-    references, unmapped, expected = [], [], set()
+    references: dict[str, dict[str, Any]] = {}  # by main label: "music" and "trumpet" count once
+    unmapped, expected = [], set()
     for name in dict.fromkeys(names):
         accepted = _accepted(name)
         if accepted is None:
             unmapped.append(name)
             continue
         expected.update(accepted)
-        if accepted:  # an empty set (speech, silence) expects no event
-            references.append({"class": name, "label": accepted[0], "accepted": list(accepted),
-                               "found": any(lab in predicted for lab in accepted),
-                               "category_found": _category_found(accepted, predicted)})
+        if accepted and accepted[0] not in references:  # an empty set (speech, silence) expects no event
+            references[accepted[0]] = {"class": name, "label": accepted[0], "accepted": list(accepted),
+                                       "found": any(lab in predicted for lab in accepted),
+                                       "category_found": _category_found(accepted, predicted)}
     out: dict[str, Any] = {
         "clip_id": record.clip.id,
         "category": entry.get("category"),
-        "references": references,
+        "references": list(references.values()),
         "unmapped": unmapped,
         "predicted": predicted,
         "false_labels": [lab for lab in predicted if lab not in expected],
-        "music_reference": any(r["label"] == "music" for r in references),
+        "music_reference": "music" in references,
         "silence_reference": "silence" in names,
         "music_predicted": "music" in predicted,
     }

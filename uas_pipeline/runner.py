@@ -230,8 +230,9 @@ def run(recipe: Recipe, *, retry_failed: bool = False, allow_recipe_change: bool
         raise RecipeError("input.path: no input given (set it in the recipe or pass --input)")
     plan = build_plan(recipe)
     recipe_hash = recipe.hash()
+    side = side_schema(plan)
     out = OutputDir(recipe.output.dir, recipe.output.rows_per_shard, recipe.output.flush_interval_s,
-                    pa.schema([*OUTPUT_SCHEMA, *side_schema(plan)]))
+                    pa.schema([*OUTPUT_SCHEMA, *side]), side_columns=[f.name for f in side])
     previous = read_manifest(out.path)
     if previous and previous.get("recipe_hash") != recipe_hash and not allow_recipe_change:
         raise RunError(

@@ -8,9 +8,9 @@ For each vocabulary label, independently:
    ends where the score crosses the lower threshold, around a peak that crosses the higher one.
 2. **Gap merging.** Candidates of one label separated by at most ``merge_gap_s`` become one event.
 3. **Minimum duration.** Events shorter than ``min_duration_s`` are dropped.
-4. Onset and offset are the bounds of the first and last frame (see :mod:`.scores`), in clip time;
-   ``confidence`` is the highest frame score inside the event, and ``source_label`` /
-   ``ontology_id`` the backend class that gave it.
+4. Onset and offset come from the first and last active frame and the window geometry (see
+   :mod:`.scores`), in clip time; ``confidence`` is the highest frame score of the event, and
+   ``source_label`` / ``ontology_id`` the backend class that gave it.
 
 **Kind** (UAS 1.1): the *coverage* of a label is the share of the clip its events cover together.
 An event is ``background`` when it lasts at least ``background_min_duration_s`` and its label covers
@@ -77,36 +77,34 @@ def active_runs(x: np.ndarray, on: float, off: float) -> list[tuple[int, int]]:
     return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True) if x[a:b].max() >= on]
 
 
-def merge_spans(spans: list[tuple[float, float]], max_gap: float) -> list[tuple[float, float]]:
-    """Join time spans (sorted by start) whose gap is at most ``max_gap``."""
-    out: list[list[float]] = []
-    for s, e in spans:
+def merge_runs(spans: list[tuple[float, float, int, int]], max_gap: float) -> list[tuple[float, float, int, int]]:
+    """Join ``(start, end, first_frame, last_frame)`` spans (sorted by start) whose gap is at most
+    ``max_gap`` seconds."""
+    out: list[list] = []
+    for s, e, a, b in spans:
         if out and s - out[-1][1] <= max_gap + 1e-9:
-            out[-1][1] = max(out[-1][1], e)
+            out[-1][1], out[-1][3] = max(out[-1][1], e), b
         else:
-            out.append([s, e])
-    return [(s, e) for s, e in out]
+            out.append([s, e, a, b])
+    return [(s, e, a, b) for s, e, a, b in out]
 
 
 def detect_events(fs: FrameScores, duration_s: float, params: DetectionParams) -> tuple[list[Event], list[str]]:
     """Events (sorted by start, end, label) and the sorted background labels of one clip."""
     if fs.num_frames == 0 or duration_s <= 0:
         return [], []
-    starts, ends = fs.frame_bounds(duration_s)
     found: list[tuple[float, float, str, float, int]] = []  # start, end, label, confidence, source index
     for k, label in enumerate(fs.labels):
         if label not in EVENT_LABELS:
             raise ValueError(f"frame scores name label {label!r}, which is not an event label")
         x = fs.scores[:, k]
         on = params.threshold_for(label)
-        runs = active_runs(x, on, on * params.release_ratio)
-        spans = merge_spans([(float(starts[a]), float(ends[b - 1])) for a, b in runs], params.merge_gap_s)
-        for s, e in spans:
-            s, e = round(s, 3), round(min(e, duration_s), 3)
+        spans = [(*fs.span(a, b - 1, duration_s), a, b - 1) for a, b in active_runs(x, on, on * params.release_ratio)]
+        for s, e, a, b in merge_runs(sorted(spans), params.merge_gap_s):
+            s, e = round(s, 3), round(e, 3)
             if e - s < params.min_duration_s - 1e-9 or e <= s:
                 continue
-            inside = np.flatnonzero((ends > s) & (starts < e))
-            best = inside[np.argmax(x[inside])]
+            best = a + int(np.argmax(x[a: b + 1]))
             found.append((s, e, label, float(x[best]), int(fs.sources[best, k])))
     coverage: dict[str, float] = {}
     for s, e, label, _, _ in found:

@@ -22,7 +22,7 @@ class StoredScores(BaseModel):
     event_score_labels: list[str]
     event_score_source_classes: list[str]
     event_score_hop_s: float = Field(gt=0)
-    event_score_start_s: float
+    event_score_window_s: float = Field(gt=0)
 
     @classmethod
     def of(cls, fs: FrameScores) -> StoredScores:

@@ -42,7 +42,6 @@ class PannsEventParams(DetectionParams):
     """Cnn14: hop between windows."""
     max_batch: int = Field(default=16, ge=1)
     """Windows or chunks per forward pass."""
-    threshold: float = Field(default=0.2, gt=0, lt=1)
 
     @field_validator("model")
     @classmethod
@@ -107,6 +106,5 @@ class PannsEventStage(EventStage):
             frames = self._model.frame_scores(audios, p.chunk_s, p.max_batch)
             return [FrameScores.from_class_scores(f, self._label_map, FRAME_S).pooled(factor) for f in frames]
         windows = self._model.window_scores(audios, p.window_s, p.hop_s, p.max_batch)
-        hop = p.hop_s
-        return [FrameScores.from_class_scores(w, self._label_map, hop, start_s=(p.window_s - hop) / 2)
-                for w in windows]
+        hop = min(p.hop_s, p.window_s)
+        return [FrameScores.from_class_scores(w, self._label_map, hop, p.window_s) for w in windows]

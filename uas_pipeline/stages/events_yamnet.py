@@ -29,7 +29,6 @@ class YamnetEventParams(DetectionParams):
     """Hop between 0.975 s windows (0.48 s is YAMNet's own)."""
     num_threads: int | None = Field(default=None, ge=1)
     """LiteRT threads; default: the stage's reserved CPUs, rounded up."""
-    threshold: float = Field(default=0.2, gt=0, lt=1)
 
     @field_validator("model", "class_map")
     @classmethod
@@ -71,5 +70,5 @@ class YamnetEventStage(EventStage):
         from ..events.yamnet import WINDOW_S
 
         hop = self.params.hop_s
-        return [FrameScores.from_class_scores(self._model.window_scores(a, hop), self._label_map, hop,
-                                              start_s=(WINDOW_S - hop) / 2) for a in audios]
+        return [FrameScores.from_class_scores(self._model.window_scores(a, hop), self._label_map, hop, WINDOW_S)
+                for a in audios]
