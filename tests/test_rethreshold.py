@@ -64,7 +64,7 @@ def output_dir(tmp_path) -> Path:
     """An output directory as the runner writes it: data rows with frame-score side columns, one row
     without scores, a ledger row and a manifest."""
     out = OutputDir(tmp_path / "run", 100, 60.0, pa.schema([*OUTPUT_SCHEMA, *SIDE]),
-                    side_columns=[f.name for f in SIDE])
+                    extra_columns=tuple(f.name for f in SIDE))
     for i in range(3):
         out.data.add(_row(f"c{i}", _scores(i)))
     out.data.add(_row("plain", None))

@@ -1,4 +1,4 @@
-"""The ``uas-pipeline`` command: run, schema, validate, inspect, bench, rethreshold."""
+"""The ``uas-pipeline`` command: run, schema, validate, inspect, bench, eval, rethreshold."""
 
 from __future__ import annotations
 
@@ -157,6 +157,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rounds", type=int, default=2,
                    help="alternate the two sides this many rounds (A B, B A, ...) and sum their times")
     p.set_defaults(func=cmd_bench)
+
+    from .evaluation.cli import add_subcommands as add_eval
+
+    add_eval(sub)
 
     from .rethreshold import add_subcommands as add_rethreshold
 

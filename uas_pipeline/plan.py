@@ -20,6 +20,7 @@ from .stages.registry import (
     available_backends,
     derived_step_names,
     get_backend,
+    load_stage_class,
     model_stage_names,
 )
 
@@ -50,9 +51,10 @@ class PlannedStep:
         return self.cls(self.params, self.resources)
 
     def config(self) -> dict[str, Any]:
-        """What a worker needs to rebuild this step (JSON-able)."""
-        return {"name": self.name, "backend": self.backend, "params": self.params.model_dump(mode="json"),
-                "resources": self.resources.model_dump()}
+        """What a worker needs to rebuild this step (JSON-able). The class travels by import path,
+        so backends registered at run time (plug-ins, tests) need no registry entry in the worker."""
+        return {"name": self.name, "target": f"{self.cls.__module__}:{self.cls.__qualname__}",
+                "params": self.params.model_dump(mode="json"), "resources": self.resources.model_dump()}
 
     def planned(self) -> PlannedStage:
         stage = self.instantiate()
@@ -61,7 +63,7 @@ class PlannedStep:
 
 
 def step_from_config(config: dict[str, Any]) -> PlannedStep:
-    cls = get_backend(config["name"], config["backend"])
+    cls = load_stage_class(config["target"])
     return PlannedStep(config["name"], cls, cls.Params.model_validate(config["params"]),
                        Resources.model_validate(config["resources"]))
 

@@ -8,7 +8,6 @@ the driver and are written in shards as they arrive; nothing holds the whole dat
 from __future__ import annotations
 
 import json
-import math
 import os
 import platform
 import re
@@ -232,7 +231,7 @@ def run(recipe: Recipe, *, retry_failed: bool = False, allow_recipe_change: bool
     recipe_hash = recipe.hash()
     side = side_schema(plan)
     out = OutputDir(recipe.output.dir, recipe.output.rows_per_shard, recipe.output.flush_interval_s,
-                    pa.schema([*OUTPUT_SCHEMA, *side]), side_columns=[f.name for f in side])
+                    pa.schema([*OUTPUT_SCHEMA, *side]), extra_columns=tuple(f.name for f in side))
     previous = read_manifest(out.path)
     if previous and previous.get("recipe_hash") != recipe_hash and not allow_recipe_change:
         raise RunError(
@@ -297,10 +296,9 @@ def _dataset(recipe: Recipe, plan: list[PlannedStep], refs, region_done: frozens
     inp = recipe.input
     light = inp.decode_concurrency or max((s.resources.concurrency for s in plan if not s.derived), default=1)
     light_pool = ray.data.TaskPoolStrategy(size=light)
-    table = refs_table(refs)
+    # from_items builds the blocks on the driver (no remote metadata tasks for a list of small rows)
     blocks = max(1, min(len(refs) // inp.decode_batch_size, 20000))
-    step = math.ceil(len(refs) / blocks)
-    ds = ray.data.from_arrow([table.slice(k, step) for k in range(0, len(refs), step)])
+    ds = ray.data.from_items(refs_table(refs).to_pylist(), override_num_blocks=blocks)
     ds = ds.map_batches(_probe_batch, batch_format="pyarrow", batch_size=None, num_cpus=LIGHT_TASK_CPUS,
                         compute=light_pool, fn_kwargs={"max_clip_duration_s": inp.max_clip_duration_s,
                                                        "done_ids": region_done})

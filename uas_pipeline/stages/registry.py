@@ -71,7 +71,7 @@ def available_backends(stage: str) -> list[str]:
     return sorted(_BACKENDS.get(stage, {}))
 
 
-def _load(target: str) -> type[Stage]:
+def load_stage_class(target: str) -> type[Stage]:
     module_name, _, class_name = target.partition(":")
     cls = getattr(importlib.import_module(module_name), class_name)
     if not (isinstance(cls, type) and issubclass(cls, Stage)):
@@ -82,17 +82,17 @@ def _load(target: str) -> type[Stage]:
 def get_backend(stage: str, backend: str | None) -> type[Stage]:
     """The class of ``backend`` of ``stage`` (for a derived step, its class whatever ``backend``)."""
     if stage in _DERIVED:
-        return _load(_DERIVED[stage])
+        return load_stage_class(_DERIVED[stage])
     try:
         target = _BACKENDS[stage][backend]
     except KeyError:
         allowed = ", ".join(available_backends(stage)) or "none"
         raise KeyError(f"stages.{stage}.backend: unknown backend {backend!r}; allowed: {allowed}") from None
-    return _load(target)
+    return load_stage_class(target)
 
 
 def all_backend_classes(stage: str) -> list[type[Stage]]:
     """Every registered class of a stage (to say which stage could fill a field)."""
     if stage in _DERIVED:
-        return [_load(_DERIVED[stage])]
-    return [_load(t) for t in _BACKENDS.get(stage, {}).values()]
+        return [load_stage_class(_DERIVED[stage])]
+    return [load_stage_class(t) for t in _BACKENDS.get(stage, {}).values()]
