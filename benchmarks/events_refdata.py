@@ -46,9 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     per_clip, pooled = score_output(args.out_dir, args.references)
     if args.clips:
-        for c in sorted(per_clip, key=lambda c: c.get("clip_id", "")):
+        for c in sorted(per_clip, key=lambda c: c.get("clip", "")):
             if "unscored" not in c:
-                print(f"{c['clip_id']}: {eval_events.format_clip(c)}")
+                print(f"{c['clip']}: {eval_events.format_clip(c)}")
     print("\n".join(eval_events.format_pooled(pooled)))
     if args.json:
         args.json.write_text(json.dumps({"pooled": pooled, "clips": per_clip}, indent=2) + "\n")

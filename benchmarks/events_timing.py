@@ -122,12 +122,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"onset and offset within {timing['tolerance_s']} s: {timing['within_tolerance']}/{timing['events']} "
           f"of all ({100 * timing['within_tolerance_rate']:.1f}%), {within_found}/{len(found)} of the found "
           f"({100 * within_found / max(1, len(found)):.1f}%)")
+    for kind, rows in (("music clips", [t for c in per_clip for t in c["timing"] if t["class"] == "music"]),
+                       ("sound_event clips", [t for c in per_clip for t in c["timing"] if t["class"] != "music"])):
+        ok = sum(t["found"] and abs(t["onset_error_s"]) <= 0.5 and abs(t["offset_error_s"]) <= 0.5 for t in rows)
+        print(f"  {kind}: {ok}/{len(rows)} within, {sum(t['found'] for t in rows)} found")
     print(f"|onset| median {timing['onset_median_abs_s']:.3f} s mean {timing['onset_mean_abs_s']:.3f} s; "
           f"|offset| median {timing['offset_median_abs_s']:.3f} s mean {timing['offset_mean_abs_s']:.3f} s")
     for c in per_clip:
         for t in c["timing"]:
             err = (f"onset {t['onset_error_s']:+.2f} offset {t['offset_error_s']:+.2f}" if t["found"] else "not found")
-            print(f"  {c['clip_id']:15s} {t['class']:18s} {t['start']:7.2f}-{t['end']:7.2f}  {err}")
+            print(f"  {c['clip']:15s} {t['class']:18s} {t['start']:7.2f}-{t['end']:7.2f}  {err}")
     if args.json:
         args.json.write_text(json.dumps({"pooled": pooled, "clips": per_clip, "within_found": within_found},
                                         indent=2) + "\n")

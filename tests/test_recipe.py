@@ -51,8 +51,8 @@ def test_demo_loads():
     assert recipe.output.dir == "out/demo"
     assert recipe.runtime.ray_address is None and recipe.runtime.num_cpus is None
     assert {"vad", "asr"} <= set(recipe.stages) <= set(stage_names())
-    assert set(recipe.enabled_stages()) == {"vad", "asr"}
-    assert list(recipe.enabled_stages()) == ["vad", "asr"]
+    assert set(recipe.enabled_stages()) == {"vad", "asr", "events"}
+    assert list(recipe.enabled_stages()) == ["vad", "asr", "events"]
     asr = recipe.stages["asr"]
     assert asr.backend == "faster-whisper"
     assert asr.backend_params()["beam_size"] == 5
@@ -162,7 +162,7 @@ def test_override_creates_missing_stage_section(tmp_path):
     recipe = load_recipe(path, ["stages.asr.backend=faster-whisper", "stages.asr.beam_size=2"])
     assert recipe.stages["asr"].enabled  # the default
     assert recipe.stages["asr"].backend_params() == {"beam_size": 2}
-    assert list(recipe.enabled_stages()) == ["vad", "asr"]
+    assert list(recipe.enabled_stages()) == ["vad", "events", "asr"]  # the recreated section comes last
 
 
 def test_override_creates_section_under_null(tmp_path):

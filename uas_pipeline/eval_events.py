@@ -69,7 +69,7 @@ def score_clip(record: UASRecord, entry: dict[str, Any], ref_dir: Path) -> dict[
                                        "found": any(lab in predicted for lab in accepted),
                                        "category_found": _category_found(accepted, predicted)}
     out: dict[str, Any] = {
-        "clip_id": record.clip.id,
+        "clip": record.clip.id,  # "clip_id" is the eval framework's own row key (not passed to pool)
         "category": entry.get("category"),
         "references": list(references.values()),
         "unmapped": unmapped,
@@ -131,7 +131,7 @@ def pool(per_clip: list[dict[str, Any]]) -> dict[str, Any]:
         "clips": len(clips),
         "sound_event": {"clips": len(sound), "hits": hits, "hit_rate": _rate(hits, len(sound)),
                         "category_hits": cat_hits, "category_hit_rate": _rate(cat_hits, len(sound)),
-                        "missed": [c["clip_id"] for c in sound if not all(r["found"] for r in c["references"])]},
+                        "missed": [c["clip"] for c in sound if not all(r["found"] for r in c["references"])]},
         "music_clips": {"clips": len(music), "with_music": sum(c["music_predicted"] for c in music),
                         "rate": _rate(sum(c["music_predicted"] for c in music), len(music))},
         "silence_clips": {"clips": len(silence), "with_music": sum(c["music_predicted"] for c in silence)},
