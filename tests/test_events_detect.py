@@ -133,6 +133,16 @@ def test_source_label_follows_the_best_frame():
     assert events[0].source_label == "Dog" and events[0].ontology_id == "/m/0bt9lr"
 
 
+def test_score_floor_prunes_stored_labels_and_bounds_the_thresholds():
+    fs = frames({"dog": [0.0, 0.005, 0.0], "music": [0.2, 0.9, 0.5]})
+    assert fs.above(0.01).labels == ("music",) and fs.above(0.0).labels == ("dog", "music")
+    # pruning never changes the events of thresholds at or above the floor
+    params = DetectionParams(threshold=0.01, score_floor=0.01)
+    assert detect_events(fs.above(0.01), 0.3, params) == detect_events(fs, 0.3, params)
+    with pytest.raises(ValidationError, match="below score_floor"):
+        DetectionParams(threshold=0.3, thresholds={"dog": 0.005}, score_floor=0.01)
+
+
 def test_no_frames_or_no_scores_give_no_events():
     assert detect_events(frames({"dog": [0.0] * 5}), 0.5, DetectionParams()) == ([], [])
     empty = FrameScores(np.zeros((0, 1), np.float32), np.zeros((0, 1), int), ("dog",), (DOG,), 0.1, 0.1)

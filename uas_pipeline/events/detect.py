@@ -25,7 +25,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import numpy as np
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from ..schema import EVENT_LABELS
 from ..schema.models import Event
@@ -53,6 +53,17 @@ class DetectionParams(StageParams):
     background_long_s: float = Field(default=30.0, gt=0)
     keep_scores: bool = True
     """Keep the frame scores in the data shards (side columns) so events can be re-thresholded."""
+    score_floor: float = Field(default=0.01, ge=0, lt=1)
+    """Labels whose score stays below this in a clip are left out of the stored scores (most labels,
+    most clips: it keeps the side columns small). Lossless for every threshold ≥ the floor: such a
+    label can never start an event; thresholds below it are refused."""
+
+    @model_validator(mode="after")
+    def _thresholds_over_floor(self) -> DetectionParams:
+        low = [k for k, v in {"threshold": self.threshold, **self.thresholds}.items() if v < self.score_floor]
+        if low:
+            raise ValueError(f"thresholds below score_floor ({self.score_floor}): {', '.join(low)}")
+        return self
 
     @field_validator("thresholds")
     @classmethod

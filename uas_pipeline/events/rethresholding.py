@@ -3,12 +3,13 @@ parameters, without the model (``uas-pipeline rethreshold``, :mod:`uas_pipeline.
 
 Keys are the parameters of :class:`~uas_pipeline.events.detect.DetectionParams` (``threshold``,
 ``thresholds.<label>``, ``release_ratio``, ``merge_gap_s``, ``min_duration_s``, ``background_*``,
-``keep_scores``), optionally written ``stages.events.<key>``. Each record starts from the parameters
-in its own ``provenance.stages.events.params``; ``non_linguistic_events``,
-``paralinguistics.recording.background``, those parameters and ``event_labels`` are rewritten, and
-``recipe_hash`` becomes a hash of the old one and the new parameters when they differ from the
-recorded ones (the records no longer match the recipe that made them). Rows without frame scores (events not run, or ``keep_scores: false``)
-are copied unchanged. The error ledger is copied; ``_manifest.json`` records what was done.
+``keep_scores``, ``score_floor``), optionally written ``stages.events.<key>``; thresholds cannot go
+below the floor the scores were stored with. Each record starts from the parameters in its own
+``provenance.stages.events.params``; ``non_linguistic_events``, ``paralinguistics.recording.background``,
+those parameters and ``event_labels`` are rewritten, and ``recipe_hash`` becomes a hash of the old one
+and the new parameters when they differ from the recorded ones (the records no longer match the
+recipe that made them). Rows without frame scores (events not run, or ``keep_scores: false``) are
+copied unchanged. The error ledger is copied; ``_manifest.json`` records what was done.
 
 Because the stage derives its events from float16-rounded scores too, rethresholding with unchanged
 parameters reproduces the records exactly.
@@ -95,9 +96,13 @@ def rethreshold_row(row: dict[str, Any], overrides: dict[str, Any]) -> tuple[dic
     if fs is None or prov is None:
         return row, False
     params = merged_params(prov.params, overrides)
+    recorded_floor = prov.params.get("score_floor", 0.0)
+    if params.score_floor < recorded_floor:
+        raise RethresholdError(f"{record.clip.id}: score_floor {params.score_floor} is below the stored scores' "
+                               f"floor {recorded_floor}; labels under it were not kept")
     events, background = detect_events(fs, record.clip.duration_s, params)
     output = EventsOutput(events=events, background=background,
-                          scores=StoredScores.of(fs) if params.keep_scores else None)
+                          scores=StoredScores.of(fs.above(params.score_floor)) if params.keep_scores else None)
     doc = record.model_dump(mode="json")
     draft = RecordDraft()
     draft.doc = {k: doc[k] for k in ("transcription", "paralinguistics", "non_linguistic_events")}
@@ -123,10 +128,35 @@ def rethreshold(in_dir: Path, out_dir: Path, overrides: dict[str, Any]) -> dict[
         raise RethresholdError("--output must differ from the input directory")
     if out_dir.exists() and any(out_dir.iterdir()):
         raise RethresholdError(f"{out_dir} exists and is not empty")
-    tmp = out_dir / ".tmp"
-    tmp.mkdir(parents=True, exist_ok=True)
     counts = {"rows": 0, "rescored": 0, "unchanged": 0}
     hashes: set[str] = set()
+    try:
+        _rewrite_shards(in_dir, out_dir, overrides, counts, hashes)
+    except BaseException:
+        shutil.rmtree(out_dir, ignore_errors=True)  # nothing half-written is left behind
+        raise
+    for shard in error_shards(in_dir):
+        (out_dir / "errors").mkdir(exist_ok=True)
+        shutil.copy2(shard, out_dir / "errors" / shard.name)
+    manifest = read_manifest(in_dir) or {}
+    manifest.setdefault("rethreshold", []).append(
+        {"source": str(in_dir.resolve()), "overrides": overrides, "counts": counts,
+         "recipe_hashes": sorted(hashes), "previous_recipe_hash": manifest.get("recipe_hash")})
+    if len(hashes) == 1:
+        manifest["recipe_hash"] = next(iter(hashes))
+    events_cfg = (manifest.get("recipe") or {}).get("stages", {}).get(STAGE)
+    if isinstance(events_cfg, dict):
+        for key, value in overrides.items():
+            events_cfg[key] = {**(events_cfg.get(key) or {}), **value} if key == "thresholds" else value
+    write_json_atomic(out_dir / MANIFEST, manifest)
+    return counts
+
+
+def _rewrite_shards(in_dir: Path, out_dir: Path, overrides: dict[str, Any], counts: dict[str, int],
+                    hashes: set[str]) -> None:
+    """Each data shard batch by batch into ``out_dir/.tmp``, then renamed into place."""
+    tmp = out_dir / ".tmp"
+    tmp.mkdir(parents=True, exist_ok=True)
     for shard in data_shards(in_dir):
         pf = pq.ParquetFile(shard)
         schema = pf.schema_arrow
@@ -143,18 +173,3 @@ def rethreshold(in_dir: Path, out_dir: Path, overrides: dict[str, Any]) -> dict[
                 writer.write_table(pa.Table.from_pylist(rows, schema=schema))
         os.replace(tmp / shard.name, out_dir / shard.name)
     tmp.rmdir()
-    for shard in error_shards(in_dir):
-        (out_dir / "errors").mkdir(exist_ok=True)
-        shutil.copy2(shard, out_dir / "errors" / shard.name)
-    manifest = read_manifest(in_dir) or {}
-    manifest.setdefault("rethreshold", []).append(
-        {"source": str(in_dir.resolve()), "overrides": overrides, "counts": counts,
-         "recipe_hashes": sorted(hashes), "previous_recipe_hash": manifest.get("recipe_hash")})
-    if len(hashes) == 1:
-        manifest["recipe_hash"] = next(iter(hashes))
-    events_cfg = (manifest.get("recipe") or {}).get("stages", {}).get(STAGE)
-    if isinstance(events_cfg, dict):
-        for key, value in overrides.items():
-            events_cfg[key] = {**(events_cfg.get(key) or {}), **value} if key == "thresholds" else value
-    write_json_atomic(out_dir / MANIFEST, manifest)
-    return counts

@@ -105,6 +105,14 @@ class FrameScores:
         return FrameScores(mean.astype(np.float32), src, self.labels, self.source_classes, hop,
                            max(hop, self.window_s + hop - self.hop_s))
 
+    def above(self, floor: float) -> FrameScores:
+        """Only the labels whose score reaches ``floor`` in some frame (what is stored)."""
+        if self.num_frames == 0:
+            return self
+        keep = np.flatnonzero(self.scores.max(axis=0) >= floor)
+        return FrameScores(self.scores[:, keep], self.sources[:, keep], tuple(self.labels[k] for k in keep),
+                           self.source_classes, self.hop_s, self.window_s)
+
     # --- side columns ---------------------------------------------------------------------------
 
     def side_columns(self) -> dict[str, Any]:

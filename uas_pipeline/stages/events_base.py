@@ -30,5 +30,5 @@ class EventStage(Stage):
 
     def to_output(self, fs: FrameScores, duration_s: float) -> EventsOutput:
         events, background = detect_events(fs, duration_s, self.params)
-        stored = StoredScores.of(fs) if self.params.keep_scores else None
+        stored = StoredScores.of(fs.above(self.params.score_floor)) if self.params.keep_scores else None
         return EventsOutput(events=events, background=background, scores=stored)
