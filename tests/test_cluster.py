@@ -124,6 +124,7 @@ def test_killed_stage_worker_every_clip_once(cluster, tmp_path):
     assert workers, "no stage worker found"
     for w in workers[:1]:
         os.kill(w.pid, signal.SIGKILL)
+    assert proc.poll() is None, "the run ended before the kill"
     code, err = _finish(proc)
     assert code == 0, err[-3000:]
     ids = _ids(data_shards(out))
@@ -140,6 +141,7 @@ def test_lost_worker_node_then_rerun_every_clip_once(cluster, tmp_path):
     proc = _driver(cluster, out, "--input", str(manifest), "--set", "output.rows_per_shard=4", *no_events)
     _wait_for_rows(out, proc)
     cluster.remove_node(cluster.worker, allow_graceful=False)
+    assert proc.poll() is None, "the run ended before the node was lost"
     code, err = _finish(proc)
     if code != 0:  # it may stop: then with a clear error, never a hang
         assert code == 2 and "the run stopped" in err, err[-3000:]

@@ -75,3 +75,15 @@ def test_stage_modules_do_not_import_model_libraries_at_import_time() -> None:
             " if m in sys.modules]\nprint(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_readme_ownership_table_is_generated_from_the_code() -> None:
+    import importlib.util
+
+    path = PACKAGE.parent / "scripts" / "update_readme_tables.py"
+    spec = importlib.util.spec_from_file_location("update_readme_tables", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    text = (PACKAGE.parent / "README.md").read_text()
+    assert "<!-- ownership-table:start -->" in text
+    assert module.updated(text) == text, "README tables are stale: run `make readme`"

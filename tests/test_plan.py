@@ -262,3 +262,12 @@ def test_account_counts_rows_and_nodes() -> None:
     assert s.failures_by_stage == {"asr": 1, "decode": 1}
     assert s.audio_s == 2.0 and s.stage_busy_s == {"decode": 0.5, "asr": 1.0}
     assert s.nodes == {"n1": {"asr": 1}, "n2": {"decode": 2}}
+
+
+def test_stage_that_fills_nothing_is_left_out_with_its_reason() -> None:
+    recipe = _recipe({"vad": VAD, "emotion": {"backend": "transformers", "model": None}})
+    plan = build_plan(recipe)
+    assert [s.name for s in plan] == ["vad"]  # no worker held for a stage with no model
+    assert not_run_provenance(recipe, plan)["emotion"]["status"] == "skipped: no model configured"
+    fields = record_field_sources(recipe, plan)
+    assert fields["paralinguistics.segments[].emotion"] == "skipped: stages.emotion: no model configured"

@@ -12,7 +12,7 @@ from uas_pipeline.evaluation import edit_distance, normalize_text, pooled_wer
 def test_normalize_text() -> None:
     assert normalize_text("Hello, World!") == "hello world"
     assert normalize_text("  It’s   a  'quoted'  test...  ") == "it's a quoted test"
-    assert normalize_text("don't -- stop; rock'n'roll") == "don't stop rock'n'roll"
+    assert normalize_text("don't -- stop; rock'n'roll") == "do not stop rock'n'roll"  # contractions expanded
     assert normalize_text("Café AU lait") == "café au lait"
     assert normalize_text("?!. ,") == ""
     assert normalize_text("'''") == ""

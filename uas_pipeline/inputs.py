@@ -1,4 +1,5 @@
-"""Listing input clips: a directory of audio files, one audio file, or a JSONL manifest.
+"""Listing input clips: a directory of audio files, one audio file, or a JSONL manifest (and, through
+:mod:`input_formats`, lhotse manifests, saved Hugging Face datasets and Parquet datasets).
 
 Manifest lines: ``{"id": optional str, "audio": path (relative to the manifest's folder, or
 absolute; ``"path"`` is accepted too, as in reference manifests), "offset_s": optional,
@@ -16,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .clips import HINT_KEYS, ClipRef
+from .input_formats import FOREIGN_FORMATS, InputFormatError, detect_format, iter_entries
 
 BUNDLED_DEMO = "bundled:demo"
 
@@ -30,10 +32,22 @@ def resolve_input(path: str) -> Path:
     return Path(path).expanduser()
 
 
-def list_clips(path: str, extensions: list[str]) -> Iterator[ClipRef]:
-    """Yield clip references in a stable order; raise :class:`InputError` for unusable inputs."""
+def list_clips(path: str, extensions: list[str], cache_dir: str | Path | None = None) -> Iterator[ClipRef]:
+    """Yield clip references in a stable order; raise :class:`InputError` for unusable inputs.
+
+    lhotse manifests, saved Hugging Face datasets and Parquet datasets are read by
+    :mod:`input_formats`; their embedded audio is written to files under ``cache_dir``."""
     root = resolve_input(path)
     seen: set[str] = set()
+    try:
+        fmt = detect_format(root) if root.exists() else None
+        if fmt in FOREIGN_FORMATS:
+            refs = (ClipRef(id=e.id, source=e.source, offset_s=e.offset_s, duration_s=e.duration_s,
+                            region=e.region) for e in iter_entries(root, fmt, cache_dir))
+            yield from _unique(refs, seen, path)
+            return
+    except InputFormatError as exc:
+        raise InputError(str(exc)) from None
     if root.is_dir():
         refs = _list_directory(root, extensions)
     elif root.is_file() and root.suffix == ".jsonl":
@@ -42,6 +56,10 @@ def list_clips(path: str, extensions: list[str]) -> Iterator[ClipRef]:
         refs = iter([ClipRef(id=root.name, source=str(root.resolve()))])
     else:
         raise InputError(f"input not found: {path}")
+    yield from _unique(refs, seen, path)
+
+
+def _unique(refs: Iterator[ClipRef], seen: set[str], path: str) -> Iterator[ClipRef]:
     for ref in refs:
         if ref.id in seen:
             raise InputError(f"duplicate clip id {ref.id!r} in {path}")

@@ -71,6 +71,15 @@ class RunSummary:
     failures_by_stage: dict[str, int] = field(default_factory=dict)
     pending_entries: int = 0
     """Input entries this run has to process (not already done)."""
+    entries_done: float = 0.0
+    """Of ``pending_entries``, how many are finished (regions count as fractions of their file)."""
+
+    def eta_s(self, elapsed_s: float) -> float | None:
+        """Seconds left at the rate so far (None before the first finished clip)."""
+        if self.entries_done <= 0 or self.pending_entries <= 0:
+            return None
+        left = max(0.0, self.pending_entries - self.entries_done)
+        return elapsed_s * left / self.entries_done
     nodes: dict[str, dict[str, int]] = field(default_factory=dict)
     """Ray node id → step → clips that step processed there."""
 
@@ -197,7 +206,9 @@ def ensure_ray(recipe: Recipe) -> bool:
     else:
         if rt.temp_dir:
             kwargs["_temp_dir"] = str(Path(rt.temp_dir).resolve())
-        ray.init(num_cpus=rt.num_cpus or os.cpu_count(), num_gpus=rt.num_gpus, **kwargs)
+        # address="local": always a new embedded instance, never a cluster someone else started
+        # on this machine (plain ray.init() would join the newest one it finds)
+        ray.init(address="local", num_cpus=rt.num_cpus or os.cpu_count(), num_gpus=rt.num_gpus, **kwargs)
     return True
 
 
@@ -243,7 +254,8 @@ def run(recipe: Recipe, *, retry_failed: bool = False, allow_recipe_change: bool
     done = out.done_ids()
     summary = RunSummary(output_dir=str(out.path))
     refs = []
-    for ref in list_clips(recipe.input.path, recipe.input.extensions):
+    # Audio embedded in Hugging Face / Parquet inputs is written to files here (the decoder reads files).
+    for ref in list_clips(recipe.input.path, recipe.input.extensions, cache_dir=out.path / "_input_audio"):
         summary.input_entries += 1
         if ref.id in done:
             summary.skipped_already_done += 1
@@ -385,6 +397,7 @@ def _reraise_as_run_error(batches):
 
 def _account(summary: RunSummary, row: dict[str, Any]) -> None:
     kind = row["kind"]
+    summary.entries_done += 1 / (row.get("region_count") or 1)  # a file of N regions is one entry
     if kind == "skipped":
         summary.skipped_already_done += 1
         return

@@ -70,6 +70,7 @@ class WordErrorRate(MetricFamily):
             "reference_words": e.reference_words,
             "hypothesis_words": e.hypothesis_words,
             "language": language,
+            "category": entry.get("category"),
             "reference": ref,
             "hypothesis": hyp,
         }
@@ -88,6 +89,8 @@ class WordErrorRate(MetricFamily):
         languages = sorted({str(r["language"]) for r in per_clip})
         out["by_language"] = {lang: totals([r for r in per_clip if str(r["language"]) == lang])
                               for lang in languages}
+        categories = sorted({str(r.get("category")) for r in per_clip})
+        out["by_category"] = {c: totals([r for r in per_clip if str(r.get("category")) == c]) for c in categories}
         return out
 
     def format_pooled(self, pooled: dict[str, Any]) -> list[str]:
@@ -96,6 +99,9 @@ class WordErrorRate(MetricFamily):
         if len(pooled["by_language"]) > 1:
             lines += [f"  {lang}: WER {fmt_pct(t['wer'])} ({t['reference_words']} words, {t['clips']} clips)"
                       for lang, t in pooled["by_language"].items()]
+        if len(pooled.get("by_category", {})) > 1:
+            lines += [f"  category {c}: WER {fmt_pct(t['wer'])} ({t['reference_words']} words, {t['clips']} clips)"
+                      for c, t in pooled["by_category"].items()]
         return lines
 
     def format_clip(self, figures: dict[str, Any]) -> str:

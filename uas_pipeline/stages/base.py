@@ -21,6 +21,7 @@ automatically when everything it requires is enabled.
 
 from __future__ import annotations
 
+import logging
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -128,6 +129,25 @@ class Stage(ABC):
     transcript segments at speaker changes)."""
     derived: ClassVar[bool] = False
     default_resources: ClassVar[Resources] = Resources()
+    extra: ClassVar[str | None] = None
+    """The install extra that brings this backend's libraries (``pip install 'uas-pipeline[extra]'``)."""
+    needs_modules: ClassVar[tuple[str, ...]] = ()
+    """Modules ``setup()`` imports; a recipe enabling this backend without them is refused at load."""
+
+    @classmethod
+    def missing_modules(cls) -> list[str]:
+        """Those of ``needs_modules`` that cannot be imported here (checked without importing them)."""
+        import importlib.util
+
+        missing = []
+        for name in cls.needs_modules:
+            try:
+                found = importlib.util.find_spec(name) is not None
+            except (ImportError, ValueError):
+                found = False
+            if not found:
+                missing.append(name)
+        return missing
 
     def __init__(self, params: StageParams | dict[str, Any] | None = None, resources: Resources | None = None):
         self.params = params if isinstance(params, StageParams) else self.Params.model_validate(params or {})
@@ -170,6 +190,23 @@ class Stage(ABC):
             params=params,
             status=status,
         )
+
+    def torch_device(self, requested: str = "auto") -> str:
+        """``cuda`` when asked for or when ``auto`` and this worker reserved a GPU that torch can
+        use; else ``cpu``, with one log line when a reserved GPU cannot be used."""
+        if requested == "cpu":
+            return "cpu"
+        wants_gpu = requested == "cuda" or self.resources.num_gpus > 0
+        if not wants_gpu:
+            return "cpu"
+        import torch
+
+        if torch.cuda.is_available():
+            return "cuda"
+        logging.getLogger("uas_pipeline").warning(
+            "stages.%s (%s): a GPU was requested (resources.num_gpus=%s, device=%s) but CUDA is not "
+            "available in this worker; running on CPU", self.name, self.backend, self.resources.num_gpus, requested)
+        return "cpu"
 
     @property
     def torch_threads(self) -> int:

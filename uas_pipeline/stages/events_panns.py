@@ -56,6 +56,7 @@ class PannsEventStage(EventStage):
     sample_rate = 32000
     Params = PannsEventParams
     default_resources = Resources(num_cpus=1.0, batch_size=8, batch_audio_s=600)
+    needs_modules = ("torch", "panns_inference", "torchlibrosa")
 
     @property
     def architecture(self) -> str:

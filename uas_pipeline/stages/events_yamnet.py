@@ -43,6 +43,7 @@ class YamnetEventStage(EventStage):
     sample_rate = 16000
     Params = YamnetEventParams
     default_resources = Resources(num_cpus=1.0, batch_size=16)
+    needs_modules = ("ai_edge_litert",)
 
     def setup(self) -> None:
         from ..events.vocabulary import audioset_label_map

