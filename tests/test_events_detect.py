@@ -170,6 +170,9 @@ def test_side_columns_round_trip_in_float16():
     np.testing.assert_allclose(back.scores, fs.scores, atol=1e-3)
     assert [back.source_classes[i].name for i in back.sources[:, 0]] == ["Bark", "Dog", "Dog"]
     assert FrameScores.from_side_columns({"event_scores": None}) is None
+    # a clip where no label reached the floor stores no label at all
+    quiet = FrameScores.from_side_columns(fs.above(2.0).side_columns())
+    assert quiet.labels == () and detect_events(quiet, 1.0, DetectionParams()) == ([], [])
 
 
 def test_events_output_survives_json_and_assembles_into_a_record():

@@ -134,6 +134,10 @@ class FrameScores:
         if row.get("event_scores") is None or row.get("event_score_labels") is None:
             return None
         labels = tuple(row["event_score_labels"])
+        if not labels:  # no label reached score_floor anywhere in the clip: nothing can become an event
+            empty = np.zeros((0, 0), dtype=np.float32)
+            return cls(empty, empty.astype(np.int64), (), (), float(row["event_score_hop_s"]),
+                       float(row["event_score_window_s"]))
         scores = np.frombuffer(row["event_scores"], dtype="<f2").astype(np.float32).reshape(-1, len(labels))
         sources = np.frombuffer(row["event_score_sources"], dtype="<u2").astype(np.int64).reshape(scores.shape)
         classes = tuple(SourceClass.from_key(k) for k in row["event_score_source_classes"])
