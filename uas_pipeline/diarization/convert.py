@@ -71,7 +71,7 @@ def to_output(
         emb = None
         if embeddings is not None and raw in embeddings:
             vec = np.asarray(embeddings[raw], dtype=np.float64)
-            if vec.size and np.all(np.isfinite(vec)):
+            if vec.size and np.all(np.isfinite(vec)) and np.any(vec):  # NaN/zero: no direction to compare
                 emb = [round(float(v), 6) for v in vec]
         speakers.append(DiarizedSpeaker(id=name, speech_duration_s=round(total_duration(spans), 3), embedding=emb))
     out_turns = [SpeakerTurn(start=s, end=e, speaker=names[spk]) for s, e, spk in clipped]

@@ -15,8 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..outputs.common import Span
-from ..outputs.diarization import DiarizationOutput, DiarizedSpeaker, SpeakerTurn
+from ..outputs.diarization import DiarizationOutput, DiarizedSpeaker
 
 DEFAULT_LINK_THRESHOLD = 0.8
 """For resemblyzer centroids (see docs/diarization.md for how it was chosen)."""
@@ -99,14 +98,13 @@ def link_region_speakers(
 
 def relabel_output(output: DiarizationOutput, mapping: dict[str, str]) -> DiarizationOutput:
     """``output`` with its speaker ids replaced through ``mapping`` (ids it does not name are kept)."""
-    def new(label: str) -> str:
-        return mapping.get(label, label)
-
-    turns = [SpeakerTurn(start=t.start, end=t.end, speaker=new(t.speaker)) for t in output.turns]
-    speakers = [s.model_copy(update={"id": new(s.id)}) for s in output.speakers]
-    speakers.sort(key=lambda s: int(s.id.rsplit("_", 1)[1]))
-    return output.model_copy(update={"turns": turns, "speakers": speakers,
-                                     "overlap": [Span(start=o.start, end=o.end) for o in output.overlap]})
+    data = output.model_dump()
+    for turn in data["turns"]:
+        turn["speaker"] = mapping.get(turn["speaker"], turn["speaker"])
+    for spk in data["speakers"]:
+        spk["id"] = mapping.get(spk["id"], spk["id"])
+    data["speakers"].sort(key=lambda s: int(s["id"].rsplit("_", 1)[1]))
+    return DiarizationOutput.model_validate(data)
 
 
 def link_region_outputs(outputs: Sequence[DiarizationOutput], threshold: float | None = None) -> list[DiarizationOutput]:
