@@ -9,12 +9,13 @@ STAMP := $(VENV)/.setup-done
 TORCH_PIP_ARGS ?=
 DEMO_OUT ?= out/demo
 
-.PHONY: setup demo test lint schema clean bench
+.PHONY: setup demo test lint schema clean bench readme train-tiny
 
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt Makefile
 	@./docker/system-deps.sh
+	@./docker/browser-deps.sh
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -c constraints.txt $(TORCH_PIP_ARGS) torch==2.13.0
 	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
@@ -34,9 +35,16 @@ test: setup lint
 
 schema: setup
 	$(BIN)/uas-pipeline schema --output schemas/uas.schema.json
+	$(BIN)/python -m uas_pipeline.targets --output schemas/compact-target.schema.json
+
+readme: setup
+	$(BIN)/python scripts/update_readme_tables.py
 
 bench: setup
 	$(BIN)/uas-pipeline bench --min-audio-s 600
+
+train-tiny: setup
+	$(BIN)/uas-pipeline train recipes/train-tiny.yaml
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache

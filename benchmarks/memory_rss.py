@@ -84,6 +84,42 @@ def make_sources(directory: Path) -> list[Path]:
     return sources
 
 
+def refdata_speech(refdata: Path) -> list[Path]:
+    """Real speech clips of ../shared/refdata (read only; nothing is copied into the repository)."""
+    lines = [json.loads(line) for line in (refdata / "MANIFEST.jsonl").read_text().splitlines() if line.strip()]
+    keep = {"asr", "speech_no_transcript", "emotion", "diarization", "emotion_dimensional", "speaker_traits"}
+    return [refdata / e["path"] for e in lines if e["category"] in keep]
+
+
+def make_long_files(directory: Path, count: int, seconds: float, refdata: Path) -> list[Path]:
+    """``count`` 16 kHz mono FLAC files of ``seconds`` each, concatenated from refdata speech with
+    0.5 s pauses (each file starts at a different clip, so files differ)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    clips = []
+    for path in refdata_speech(refdata):
+        x, sr = sf.read(path, dtype="float32", always_2d=True)
+        mono = x.mean(axis=1)
+        g = np.gcd(sr, 16000)
+        from scipy.signal import resample_poly
+
+        clips.append(resample_poly(mono, 16000 // g, sr // g).astype(np.float32))
+    pause = np.zeros(8000, np.float32)
+    files = []
+    for k in range(count):
+        dest = directory / f"long{k:02d}_{int(seconds)}s.flac"
+        if not dest.exists():
+            n = int(seconds * 16000)
+            with sf.SoundFile(dest, "w", 16000, 1, format="FLAC", subtype="PCM_16") as f:
+                written, i = 0, k
+                while written < n:
+                    piece = np.concatenate([clips[i % len(clips)], pause])[: n - written]
+                    f.write(piece)
+                    written += len(piece)
+                    i += 1
+        files.append(dest.resolve())
+    return files
+
+
 def write_manifest(path: Path, n: int, sources: list[Path]) -> None:
     with path.open("w", encoding="utf-8") as f:
         for i in range(n):
@@ -264,7 +300,7 @@ def cli_command() -> list[str]:
 
 
 def run_once(
-    n: int,
+    n: int | str,
     work: Path,
     sources: list[Path],
     recipe: str,
@@ -276,7 +312,7 @@ def run_once(
     manifest = work / f"manifest-{n}.jsonl"
     out = work / f"out-{n}"
     shutil.rmtree(out, ignore_errors=True)
-    write_manifest(manifest, n, sources)
+    write_manifest(manifest, n if isinstance(n, int) else len(sources), sources)
     temp_dir = tempfile.mkdtemp(prefix=f"uasm{n}-", dir="/tmp")  # short: Ray's socket paths must fit
     cmd = [
         *cli_command(),
@@ -391,7 +427,7 @@ def _read_summary(out: Path) -> dict[str, Any]:
 
 def table(results: list[dict[str, Any]]) -> str:
     head = (
-        "| clips | wall s | clips ok | peak driver RSS MB | peak tree RSS MB | peak tree PSS MB "
+        "| input | wall s | records ok | peak driver RSS MB | peak tree RSS MB | peak tree PSS MB "
         "| peak worker RSS MB | processes |"
     )
     lines = [head, "|" + "---:|" * 8]
@@ -405,8 +441,9 @@ def table(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def ratios(results: list[dict[str, Any]]) -> dict[str, float]:
-    lo, hi = results[0], results[-1]
+def ratios(results: list[dict[str, Any]], hi: dict[str, Any] | None = None) -> dict[str, float]:
+    """Peaks of ``hi`` (default: the last run) over the first run's."""
+    lo, hi = results[0], hi or results[-1]
     return {
         k: round(hi["peaks_mb"][k] / lo["peaks_mb"][k], 3)
         for k in ("driver_rss", "tree_rss", "tree_pss")
@@ -427,6 +464,9 @@ def main(argv: list[str] | None = None) -> int:
         default=2.0,
         help="seconds between USS/PSS sweeps (smaps_rollup, costly); 0: RSS only",
     )
+    ap.add_argument("--long", nargs="*", default=[], metavar="COUNTxSECONDS",
+                    help="also run on long files built from ../shared/refdata speech, e.g. 1x3600 20x600")
+    ap.add_argument("--refdata", default=str(REPO.parent / "shared" / "refdata"))
     ap.add_argument("--timeout", type=float, default=3600, help="seconds per run before it is stopped")
     ap.add_argument("--keep", action="store_true", help="keep outputs and Ray temp dirs")
     args = ap.parse_args(argv)
@@ -434,9 +474,14 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(args.work_dir or tempfile.mkdtemp(prefix="uas-memory-")).resolve()
     work.mkdir(parents=True, exist_ok=True)
     sources = make_sources(work / "clips")
+    runs: list[tuple[int | str, list[Path]]] = [(n, sources) for n in sorted(args.clips)]
+    for spec in args.long:
+        count, seconds = spec.lower().split("x")
+        files = make_long_files(work / "long", int(count), float(seconds), Path(args.refdata))
+        runs.append((f"{count}x{int(float(seconds))}s", files))
     results = []
-    for n in sorted(args.clips):
-        r = run_once(n, work, sources, args.recipe, args.interval, args.pss_interval, args.timeout, args.keep)
+    for n, inputs in runs:
+        r = run_once(n, work, inputs, args.recipe, args.interval, args.pss_interval, args.timeout, args.keep)
         p = r["peaks_mb"]
         print(
             f"[memory_rss] N={n}: rc={r['returncode']} wall={r['wall_s']}s ok={r['ok']} "
@@ -448,13 +493,11 @@ def main(argv: list[str] | None = None) -> int:
 
     print(table(results))
     rat = ratios(results) if len(results) > 1 else {}
-    if rat:
-        print(
-            f"\nratio {results[-1]['clips']} vs {results[0]['clips']} clips: "
-            + ", ".join(f"{k} {v:.2f}" for k, v in rat.items())
-        )
-        if rat.get("driver_rss", 1.0) > GROWTH_LIMIT:
-            print(f"WARNING: peak driver RSS grew by more than {100 * (GROWTH_LIMIT - 1):.0f}%")
+    for other in results[1:]:
+        print(f"ratio {other['clips']} vs {results[0]['clips']}: "
+              + ", ".join(f"{k} {v:.2f}" for k, v in ratios(results, other).items()))
+    if rat and rat.get("driver_rss", 1.0) > GROWTH_LIMIT:
+        print(f"WARNING: peak driver RSS grew by more than {100 * (GROWTH_LIMIT - 1):.0f}%")
     if args.json_out:
         payload = {
             "date": time.strftime("%Y-%m-%d"),
@@ -463,11 +506,11 @@ def main(argv: list[str] | None = None) -> int:
             "interval_s": args.interval,
             "pss_interval_s": args.pss_interval,
             "work_dir": str(work),
-            "ratios": rat,
+            "ratios": {str(r["clips"]): ratios(results, r) for r in results[1:]},
             "runs": results,
         }
         Path(args.json_out).write_text(json.dumps(payload, indent=1) + "\n")
-    bad = [r for r in results if r["returncode"] != 0 or r["ok"] != r["clips"]]
+    bad = [r for r in results if r["returncode"] != 0 or r["failed"] or not r["ok"]]
     return 1 if bad else 0
 
 

@@ -24,7 +24,7 @@ def ray_session():
 
     # A short temp dir: Ray's unix socket paths must stay under ~107 characters.
     temp = Path(tempfile.mkdtemp(prefix="uasray", dir="/tmp"))
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING", _temp_dir=str(temp))
+    ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="WARNING", _temp_dir=str(temp))
     try:
         yield ray.get_runtime_context().gcs_address
     finally:

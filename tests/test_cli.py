@@ -69,3 +69,49 @@ def test_inspect_summary_and_record(tmp_path, capsys):
     assert main(["inspect", str(tmp_path / "d"), rec.clip.id, "--json"]) == 0
     assert capsys.readouterr().out.strip() == rec.to_json()
     assert main(["inspect", str(tmp_path / "d"), "no-such-clip"]) == 1
+
+
+def test_kuberay_example_runs_a_valid_recipe(tmp_path):
+    """The RayJob's entrypoint names a recipe and overrides that the pipeline accepts."""
+    import shlex
+
+    import yaml
+
+    from uas_pipeline.recipe import load_recipe
+
+    job = yaml.safe_load((REPO / "docker" / "kuberay-rayjob.yaml").read_text())
+    assert job["kind"] == "RayJob"
+    args = shlex.split(job["spec"]["entrypoint"])
+    assert args[:2] == ["uas-pipeline", "run"]
+    recipe_path = REPO / "recipes" / args[2].rsplit("/", 1)[-1]
+    overrides = [args[i + 1] for i, a in enumerate(args) if a == "--set"]
+    recipe = load_recipe(recipe_path, overrides)
+    assert recipe.runtime.ray_address == "auto"
+    images = {c["image"] for g in [job["spec"]["rayClusterSpec"]["headGroupSpec"],
+                                   *job["spec"]["rayClusterSpec"]["workerGroupSpecs"]]
+              for c in g["template"]["spec"]["containers"]}
+    assert all("uas-pipeline" in image for image in images)
+
+
+def test_progress_line_has_rate_and_eta():
+    from uas_pipeline.cli import progress_line
+    from uas_pipeline.runner import RunSummary
+
+    s = RunSummary(output_dir="o", ok=3, failed=1, pending_entries=10, entries_done=4.0, audio_s=120.0)
+    line = progress_line(s, elapsed=60.0)
+    assert "4/10 inputs (40%)" in line and "2.0x real time" in line and "0.07 inputs/s" in line
+    assert "01:00 elapsed" in line and "ETA 01:30" in line
+    assert "ETA --:--" in progress_line(RunSummary(output_dir="o", pending_entries=5), elapsed=3.0)
+
+
+def test_progress_is_throttled_off_a_terminal(capsys, monkeypatch):
+    from uas_pipeline.cli import _progress_printer
+    from uas_pipeline.runner import RunSummary
+
+    monkeypatch.setattr("sys.stderr.isatty", lambda: False, raising=False)
+    show = _progress_printer(quiet=False, interval_s=10.0)
+    s = RunSummary(output_dir="o", pending_entries=2)
+    for t in (1.0, 5.0, 12.0, 15.0, 25.0):
+        show(s, t)
+    assert len(capsys.readouterr().err.strip().splitlines()) == 2
+    assert _progress_printer(quiet=True) is None

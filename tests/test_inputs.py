@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from uas_pipeline.clips import ClipRef
 from uas_pipeline.inputs import BUNDLED_DEMO, InputError, list_clips, resolve_input
-from uas_pipeline.stages.base import ClipRef
 
 from .conftest import DEMO_DIR
 
@@ -92,6 +92,25 @@ def test_missing_input(tmp_path: Path) -> None:
 # --- manifests -------------------------------------------------------------------------------------
 
 
+def test_manifest_hints_and_path_alias(tmp_path: Path) -> None:
+    path = _manifest(
+        tmp_path,
+        {"path": "a.wav", "num_speakers": 2, "reference": {"num_speakers": 5}},
+        {"audio": "b.wav", "hints": {"min_speakers": 1, "max_speakers": 4}, "language": "de"},
+    )
+    a, b = list_clips(str(path), ["wav"])
+    assert a.source == str((tmp_path / "a.wav").resolve())
+    assert a.hints == {"num_speakers": 2}  # reference labels are never hints
+    assert b.hints == {"language": "de", "min_speakers": 1, "max_speakers": 4}
+
+
+@pytest.mark.parametrize("line", [{"audio": "a.wav", "num_speakers": 0}, {"audio": "a.wav", "hints": [1]},
+                                  {"audio": "a.wav", "max_speakers": "3"}, {"audio": "a.wav", "language": 5}])
+def test_manifest_bad_hints(tmp_path: Path, line: dict) -> None:
+    with pytest.raises(InputError, match="m.jsonl:1"):
+        list(list_clips(str(_manifest(tmp_path, line)), ["wav"]))
+
+
 def _manifest(tmp_path: Path, *lines: str | dict, name: str = "m.jsonl") -> Path:
     path = tmp_path / name
     path.write_text("".join((ln if isinstance(ln, str) else json.dumps(ln)) + "\n" for ln in lines))
@@ -116,7 +135,7 @@ def test_manifest(tmp_path: Path) -> None:
     refs = list(list_clips(str(path), ["ogg"]))  # extensions do not filter manifest entries
     two = str((base / "audio" / "two.wav").resolve())
     assert refs == [
-        ClipRef(id="one", source=str((base / "audio" / "one.wav").resolve())),
+        ClipRef(id="one", source=str((base / "audio" / "one.wav").resolve()), hints={"language": "en"}),
         ClipRef(id="audio/two.wav", source=two),
         ClipRef(id=f"{elsewhere.as_posix()}@12.500", source=str(elsewhere.resolve()), offset_s=12.5,
                 duration_s=3.0, region=True),

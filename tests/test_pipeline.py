@@ -13,7 +13,7 @@ import pytest
 import soundfile as sf
 
 from uas_pipeline.cli import main as cli_main
-from uas_pipeline.evaluation import normalize_text
+from uas_pipeline.evaluation import normalize_text, pooled_wer
 from uas_pipeline.recipe import load_recipe
 from uas_pipeline.runner import run
 from uas_pipeline.schema import UASRecord
@@ -53,23 +53,29 @@ def demo_output(ray_session, tmp_path_factory) -> Path:
 
 
 def test_demo_transcripts_are_correct(demo_output):
+    """Within a WER tolerance: int8 kernels differ between CPUs (one heard "a cup and coffee")."""
     truth = _demo_truth()
     rows = {r["clip_id"]: r for r in _rows(demo_output)}
     assert set(rows) == set(truth)
+    pairs = []
     for clip_id, text in truth.items():
-        assert normalize_text(rows[clip_id]["text"]) == normalize_text(text), clip_id
         record = UASRecord.from_json(rows[clip_id]["uas"])
         assert record.transcription is not None
         assert record.provenance.stages["asr"].status == "ok"
         assert record.provenance.stages["diarization"].status.startswith("skipped: ")
+        assert record.provenance.fields["transcription.segments"] == "asr"
         assert record.non_linguistic_events is None  # not annotated, not "none found"
         if text:
+            pairs.append((text, rows[clip_id]["text"]))
+            assert pooled_wer([(text, rows[clip_id]["text"])]) <= 0.35, (clip_id, rows[clip_id]["text"])
             assert record.transcription.language == "en"
             words = [w for s in record.transcription.segments for w in s.words]
-            assert len(words) == len(normalize_text(text).split())
+            assert abs(len(words) - len(normalize_text(text).split())) <= 3
             assert 0.2 < record.paralinguistics.recording.speech_ratio <= 1.0
         else:
+            assert normalize_text(record.transcription.text) == ""
             assert record.transcription.segments == []
+    assert pooled_wer(pairs) <= 0.12
 
 
 def test_demo_output_validates_and_manifest_counts(demo_output):
@@ -172,7 +178,7 @@ def test_long_file_is_processed_in_regions(ray_session, tmp_path):
     assert records[1].clip.offset_s == pytest.approx(duration / 2, abs=0.002)
     for r in records:
         assert r.clip.duration_s == pytest.approx(duration / 2, abs=0.002)
-        assert "coffee" in normalize_text(r.transcription.text)
+        assert len(normalize_text(r.transcription.text).split()) >= 8  # both halves hold speech
     assert validate_output(out).ok
     # resuming a split file skips its finished regions
     again = run(recipe)
@@ -203,3 +209,69 @@ def test_model_that_fails_to_load_stops_the_run_with_its_cause(ray_session, tmp_
     assert code == 2
     err = capsys.readouterr().err
     assert "the run stopped" in err and "model.bin" in err
+
+
+@pytest.fixture
+def plugin_backends(monkeypatch):
+    """Backends defined in the tests, registered for this test only (workers import them by path)."""
+    import copy
+
+    from uas_pipeline.stages import registry
+
+    monkeypatch.setattr(registry, "_BACKENDS", copy.deepcopy(registry._BACKENDS))
+    registry.register_backend("paralinguistics", "test-peak", "tests.fake_stages:PeakStage")
+    registry.register_backend("diarization", "test-halves", "tests.fake_stages:HalvesDiarization")
+
+
+def test_a_new_backend_is_one_class_and_one_registry_line(ray_session, plugin_backends, tmp_path):
+    """A backend defined in the tests (8 kHz audio, its own fields and a side column) and a test
+    diarization (which turns on the attribution step) reach the written records."""
+    out = tmp_path / "out"
+    recipe = load_recipe(DEMO_RECIPE, [
+        f"output.dir={out}", "stages.vad.resources.num_cpus=0.25", "stages.asr.resources.num_cpus=0.5",
+        "stages.paralinguistics={backend: test-peak, fail_on: speech_02, resources: {num_cpus: 0.25}}",
+        "stages.diarization={enabled: true, backend: test-halves, resources: {num_cpus: 0.25}}",
+    ])
+    summary = run(recipe)
+    assert (summary.ok, summary.failed) == (7, 1) and summary.failures_by_stage == {"paralinguistics": 1}
+    (error,) = _errors(out)
+    assert (error["clip_id"], error["stage"], error["error_type"]) == ("speech_02", "paralinguistics", "too_quiet")
+    rows = {r["clip_id"]: r for r in _rows(out)}
+    assert 0 < rows["speech_01"]["test_peak"] <= 1.0
+    record = UASRecord.from_json(rows["speech_01"]["uas"])
+    rec = record.paralinguistics.recording
+    assert rec.snr_db == pytest.approx(20 + rows["speech_01"]["test_peak"], abs=0.01)
+    assert rec.quality.sig == 3.0 and rec.num_speakers == 2 and rec.speech_ratio > 0.2
+    assert {s.speaker for s in record.transcription.segments} <= {"SPEAKER_00", "SPEAKER_01"}
+    assert record.provenance.stages["attribution"].backend == "builtin"
+    assert record.provenance.fields["paralinguistics.recording.snr_db"] == "paralinguistics"
+    assert record.provenance.fields["transcription.segments"] == "attribution"
+    assert validate_output(out).ok
+
+
+def test_regions_of_one_file_are_linked(ray_session, plugin_backends, tmp_path):
+    parts = [sf.read(DEMO_DIR / n, dtype="float32")[0] for n in ("speech_01.flac", "speech_02.flac")]
+    src = tmp_path / "long.flac"
+    sf.write(src, np.concatenate([parts[0], parts[1]] * 2), 16000)
+    out = tmp_path / "out"
+    recipe = load_recipe(DEMO_RECIPE, [f"input.path={src}", f"output.dir={out}", "input.max_clip_duration_s=4",
+                                       "stages.asr.resources.num_cpus=0.5",
+                                       "stages.diarization={enabled: true, backend: test-halves, "
+                                       "resources: {num_cpus: 0.25}}"])
+    summary = run(recipe)
+    assert summary.ok >= 3 and summary.failed == 0
+    records = sorted((UASRecord.from_json(r["uas"]) for r in _rows(out)), key=lambda r: r.clip.id)
+    checked = 0
+    for k, record in enumerate(records):
+        half = record.clip.duration_s / 2
+        for seg in record.transcription.segments:
+            for w in seg.words:
+                if abs((w.start + w.end) / 2 - half) < 0.3:
+                    continue  # too close to the made-up turn change to call
+                first_half = (w.start + w.end) / 2 < half
+                # the test linker swaps the two speakers of odd regions
+                expected = "SPEAKER_00" if first_half != bool(k % 2) else "SPEAKER_01"
+                checked += seg.speaker == expected
+                assert seg.speaker == expected, (k, w, seg.speaker)
+    assert checked >= 10
+    assert validate_output(out).ok

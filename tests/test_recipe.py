@@ -10,7 +10,6 @@ import pytest
 import yaml
 
 from uas_pipeline.recipe import (
-    STAGE_NAMES,
     Recipe,
     RecipeError,
     apply_overrides,
@@ -18,6 +17,7 @@ from uas_pipeline.recipe import (
     parse_override,
     validate_recipe,
 )
+from uas_pipeline.stages.registry import stage_names
 
 from .fixtures_records import reorder_keys
 
@@ -50,7 +50,7 @@ def test_demo_loads():
     assert recipe.input.path == "bundled:demo"
     assert recipe.output.dir == "out/demo"
     assert recipe.runtime.ray_address is None and recipe.runtime.num_cpus is None
-    assert {"vad", "asr"} <= set(recipe.stages) <= set(STAGE_NAMES)
+    assert {"vad", "asr"} <= set(recipe.stages) <= set(stage_names())
     assert set(recipe.enabled_stages()) == {"vad", "asr"}
     assert list(recipe.enabled_stages()) == ["vad", "asr"]
     asr = recipe.stages["asr"]
@@ -286,7 +286,7 @@ def test_wrong_type_or_range(item, key, hint):
 
 def test_stage_without_backend(tmp_path):
     path = write_yaml(tmp_path / "r.yaml", {"stages": {"vad": {"enabled": True}}})
-    assert "stages.vad.backend: Field required" in recipe_error(path=path)
+    assert "stages.vad.backend: missing; allowed: silero" in recipe_error(path=path)
 
 
 def test_recipe_file_missing(tmp_path):
@@ -367,3 +367,14 @@ def test_hash_changes_with_what_changes_records(item):
 )
 def test_hash_ignores_paths_runtime_and_output_layout(item):
     assert load_recipe(DEMO, [item]).hash() == load_recipe(DEMO).hash()
+
+
+def test_relative_model_paths_are_resolved_on_the_driver(tmp_path, monkeypatch):
+    model_dir = tmp_path / "models" / "ct2"
+    model_dir.mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    recipe = load_recipe(REPO / "recipes" / "demo.yaml", ["stages.asr.model=./models/ct2"])
+    assert recipe.stages["asr"].backend_params()["model"] == str(model_dir.resolve())
+    # names and hub ids are left alone
+    recipe = load_recipe(REPO / "recipes" / "demo.yaml", ["stages.asr.model=Systran/faster-whisper-small"])
+    assert recipe.stages["asr"].backend_params()["model"] == "Systran/faster-whisper-small"

@@ -308,3 +308,26 @@ def field_sources(plan: list[PlannedStage], unfilled_reason) -> dict[str, str]:
                 source = f"skipped: stages.{stage.name}: {skipped}" if skipped else stage.name
         out[path] = source if source is not None else f"skipped: {unfilled_reason(path)}"
     return out
+
+
+def relabel_speakers(record: UASRecord, mapping: dict[str, str]) -> UASRecord:
+    """The record with speaker ids renamed (``mapping`` old → new, injective), speakers sorted by id."""
+    if len(set(mapping.values())) != len(mapping):
+        raise AssemblyError(f"speaker mapping is not one-to-one: {mapping}")
+    doc = record.model_dump(mode="json")
+
+    def rename(sid: str | None) -> str | None:
+        return mapping.get(sid, sid) if sid is not None else None
+
+    if doc["transcription"] is not None:
+        for seg in doc["transcription"]["segments"]:
+            seg["speaker"] = rename(seg["speaker"])
+    para = doc["paralinguistics"]
+    if para is not None:
+        if para["speakers"] is not None:
+            for spk in para["speakers"]:
+                spk["id"] = rename(spk["id"])
+            para["speakers"].sort(key=lambda spk: spk["id"])
+        for seg in para["segments"] or ():
+            seg["speaker"] = rename(seg["speaker"])
+    return UASRecord.model_validate(doc)

@@ -239,6 +239,24 @@ def load_audio(
     Raises AudioError: not_found, empty_file, unsupported_format, no_audio_stream, decode_error,
     truncated (data shorter than the header promises), non_finite_samples, too_short.
     """
+    mono, info = load_mono(path, offset_s, duration_s, min_duration_s)
+    return to_rate(mono, info.sample_rate, target_sr), info
+
+
+def to_rate(mono: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
+    """``mono`` resampled to ``sr_out`` and clipped to [-1, 1] (float32)."""
+    y = resample(mono, sr_in, sr_out)
+    return np.clip(y, -1.0, 1.0, out=y)
+
+
+def load_mono(
+    path: str | Path,
+    offset_s: float = 0.0,
+    duration_s: float | None = None,
+    min_duration_s: float = 0.05,
+) -> tuple[np.ndarray, AudioInfo]:
+    """Decode only [offset_s, offset_s + duration_s) downmixed to mono at the source rate
+    (float32 or float64 as decoded); resample with :func:`to_rate`. Raises like :func:`load_audio`."""
     if offset_s < 0 or (duration_s is not None and duration_s < 0):
         raise ValueError(f"offset_s and duration_s must be >= 0, got {offset_s}, {duration_s}")
     p = _check_path(path)
@@ -277,5 +295,4 @@ def load_audio(
             "too_short", f"{p}: {len(x) / sr:.3f}s of audio, need at least {min_duration_s:.3f}s"
         )
     mono = x.mean(axis=1, dtype=np.float64) if x.shape[1] > 1 else x[:, 0]
-    y = resample(mono, sr, target_sr)
-    return np.clip(y, -1.0, 1.0, out=y), info
+    return mono, info

@@ -1,4 +1,4 @@
-"""The ``uas-pipeline`` command: run, schema, validate, inspect, bench."""
+"""The ``uas-pipeline`` command: run, schema, validate, inspect, stages, bench, eval, export, plot, report."""
 
 from __future__ import annotations
 
@@ -12,22 +12,41 @@ EXIT_INVALID = 2
 EXIT_TOO_MANY_FAILURES = 3
 
 
-def _progress_printer(quiet: bool):
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "--:--"
+    seconds = int(seconds)
+    h, rest = divmod(seconds, 3600)
+    return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60:02d}:{rest % 60:02d}"
+
+
+def progress_line(summary, elapsed: float) -> str:
+    """``ok/failed/skipped | done/total entries (pct) | audio | rate | elapsed | ETA``."""
+    rtf = summary.audio_s / elapsed if elapsed > 0 else 0.0
+    total = summary.pending_entries
+    pct = f" ({100 * summary.entries_done / total:.0f}%)" if total else ""
+    per_s = summary.entries_done / elapsed if elapsed > 0 else 0.0
+    return (
+        f"[uas-pipeline] {summary.ok} ok, {summary.failed} failed, {summary.skipped_already_done} skipped"
+        f" | {summary.entries_done:.0f}/{total} inputs{pct} | {summary.audio_s / 3600:.3f} h audio"
+        f" | {per_s:.2f} inputs/s, {rtf:.1f}x real time | {_duration(elapsed)} elapsed"
+        f", ETA {_duration(summary.eta_s(elapsed))}"
+    )
+
+
+def _progress_printer(quiet: bool, interval_s: float = 10.0):
+    """A live line on a terminal; on a pipe or log file, one line every ``interval_s`` seconds."""
     if quiet:
         return None
     state = {"last": 0.0}
     tty = sys.stderr.isatty()
 
     def show(summary, elapsed: float) -> None:
-        if not tty and elapsed - state["last"] < 10:
+        if not tty and elapsed - state["last"] < interval_s:
             return
         state["last"] = elapsed
-        rtf = summary.audio_s / elapsed if elapsed > 0 else 0.0
-        line = (
-            f"[uas-pipeline] {summary.ok} ok, {summary.failed} failed, {summary.skipped_already_done} skipped"
-            f" | {summary.audio_s / 3600:.3f} h audio | {elapsed:.0f} s | {rtf:.1f}x real time"
-        )
-        print(("\r" + line) if tty else line, end="" if tty else "\n", file=sys.stderr, flush=True)
+        line = progress_line(summary, elapsed)
+        print(("\r\033[K" + line) if tty else line, end="" if tty else "\n", file=sys.stderr, flush=True)
 
     return show
 
@@ -107,6 +126,14 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return inspect_output(args.dir, args.clip_id, raw=args.json)
 
 
+def cmd_stages(args: argparse.Namespace) -> int:
+    from .plan import ownership_markdown, stages_markdown
+
+    print(stages_markdown())
+    print(ownership_markdown(), end="")
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from .bench import main as bench_main
 
@@ -145,6 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the raw canonical JSON")
     p.set_defaults(func=cmd_inspect)
 
+    p = sub.add_parser("stages", help="registered stages and which record fields each fills")
+    p.set_defaults(func=cmd_stages)
+
     p = sub.add_parser("bench", help="ASR throughput: the pipeline vs a bare faster-whisper loop")
     p.add_argument("--input", default="bundled:demo", help="audio directory or manifest (repeated to length)")
     p.add_argument("--min-audio-s", type=float, default=600.0, help="repeat the inputs to at least this much audio")
@@ -157,6 +187,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rounds", type=int, default=2,
                    help="alternate the two sides this many rounds (A B, B A, ...) and sum their times")
     p.set_defaults(func=cmd_bench)
+
+    from .evaluation.cli import add_subcommands as add_eval
+
+    add_eval(sub)
+
+    from .ecosystem_cli import add_subcommands
+
+    add_subcommands(sub)  # export, plot, report
+
+    from .rebin import add_subcommands as add_rebin
+
+    add_rebin(sub)
+
+    from .training.cli import add_subcommands as add_training_subcommands
+
+    add_training_subcommands(sub)
     return parser
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .assembly import AssemblyError, PlannedStage, check_ownership, covers, field_sources
+from .assembly import FIELD_PATHS, AssemblyError, PlannedStage, check_ownership, covers, field_sources
 from .recipe import Recipe, RecipeError, StageConfig
 from .resources import Resources
 from .stages.base import Stage, StageParams
@@ -20,6 +20,7 @@ from .stages.registry import (
     available_backends,
     derived_step_names,
     get_backend,
+    load_stage_class,
     model_stage_names,
 )
 
@@ -50,9 +51,10 @@ class PlannedStep:
         return self.cls(self.params, self.resources)
 
     def config(self) -> dict[str, Any]:
-        """What a worker needs to rebuild this step (JSON-able)."""
-        return {"name": self.name, "backend": self.backend, "params": self.params.model_dump(mode="json"),
-                "resources": self.resources.model_dump()}
+        """What a worker needs to rebuild this step (JSON-able). The class travels by import path,
+        so backends registered at run time (plug-ins, tests) need no registry entry in the worker."""
+        return {"name": self.name, "target": f"{self.cls.__module__}:{self.cls.__qualname__}",
+                "params": self.params.model_dump(mode="json"), "resources": self.resources.model_dump()}
 
     def planned(self) -> PlannedStage:
         stage = self.instantiate()
@@ -61,7 +63,7 @@ class PlannedStep:
 
 
 def step_from_config(config: dict[str, Any]) -> PlannedStep:
-    cls = get_backend(config["name"], config["backend"])
+    cls = load_stage_class(config["target"])
     return PlannedStep(config["name"], cls, cls.Params.model_validate(config["params"]),
                        Resources.model_validate(config["resources"]))
 
@@ -74,7 +76,34 @@ def _step(name: str, cfg: StageConfig | None) -> PlannedStep:
 
 
 def build_plan(recipe: Recipe) -> list[PlannedStep]:
-    """The run's steps in execution order; :class:`RecipeError` for impossible recipes."""
+    """The run's steps in execution order; :class:`RecipeError` for impossible recipes.
+
+    An enabled stage whose configuration fills nothing (every field in its ``skipped_fields``, e.g.
+    a learned attribute with no model configured) and that no other step reads is left out: it would
+    hold a worker for nothing. Its reasons still reach ``provenance`` (:func:`idle_stages`)."""
+    steps = _enabled_steps(recipe)
+    for name in idle_stages(recipe):
+        steps.pop(name, None)
+    return _ordered_checked(steps)
+
+
+def idle_stages(recipe: Recipe) -> dict[str, str]:
+    """Enabled stages left out of the run because they would fill nothing: name → reason."""
+    steps = _enabled_steps(recipe)
+    readers = {d for s in steps.values() for d in s.deps()}
+    idle = {}
+    for name, step in steps.items():
+        if step.derived or name in readers:
+            continue
+        skipped = step.instantiate().skipped_fields()
+        fills = step.cls.fills_for(step.params)
+        if fills and all(f in skipped for f in fills):
+            reasons = sorted({skipped[f] for f in fills})
+            idle[name] = "; ".join(reasons)
+    return idle
+
+
+def _enabled_steps(recipe: Recipe) -> dict[str, PlannedStep]:
     steps = {name: _step(name, cfg) for name, cfg in recipe.enabled_stages().items()}
     for name, step in steps.items():
         missing = [d for d in step.cls.requires if d != "audio" and d not in steps]
@@ -91,6 +120,11 @@ def build_plan(recipe: Recipe) -> list[PlannedStep]:
             if all(d in steps for d in cls.requires if d != "audio"):
                 steps[name] = _step(name, cfg)
                 added = True
+    _ordered_checked(steps)  # a recipe error even when some stage later turns out idle
+    return steps
+
+
+def _ordered_checked(steps: dict[str, PlannedStep]) -> list[PlannedStep]:
     order = _topological(steps)
     plan = [steps[n] for n in order]
     try:
@@ -143,11 +177,15 @@ def _possible_fillers(path: str) -> list[str]:
 def record_field_sources(recipe: Recipe, plan: list[PlannedStep]) -> dict[str, str]:
     """``provenance.fields`` of this run's records."""
     planned = {s.name for s in plan}
+    idle = idle_stages(recipe)
 
     def reason(path: str) -> str:
         fillers = [n for n in _possible_fillers(path) if n not in planned]
         if not fillers:
             return "no stage in this version fills it"
+        for name in fillers:
+            if name in idle:
+                return f"stages.{name}: {idle[name]}"
         name = fillers[0]
         cfg = recipe.stages.get(name)
         if name in derived_step_names():
@@ -163,12 +201,15 @@ def record_field_sources(recipe: Recipe, plan: list[PlannedStep]) -> dict[str, s
 def not_run_provenance(recipe: Recipe, plan: list[PlannedStep]) -> dict[str, dict[str, Any]]:
     """Provenance entries for every known model stage that does not run, with the reason."""
     planned = {s.name for s in plan}
+    idle = idle_stages(recipe)
     entries = {}
     for name in model_stage_names():
         if name in planned:
             continue
         cfg = recipe.stages.get(name)
-        if cfg is None:
+        if name in idle:
+            reason = f"skipped: {idle[name]}"
+        elif cfg is None:
             reason = "skipped: stage not configured in recipe"
         elif cfg.backend not in available_backends(name):
             reason = f"skipped: stage disabled in recipe (backend {cfg.backend!r} not available in this version)"
@@ -189,3 +230,26 @@ def ownership_table() -> list[tuple[str, str, str]]:
             for path in cls.refines:
                 rows.append((path, f"{name} ({cls.backend})", "refines"))
     return rows
+
+
+def ownership_markdown() -> str:
+    """The field-ownership table of the README, generated from the registered stages."""
+    by_path: dict[str, list[str]] = {}
+    for path, stage, how in ownership_table():
+        by_path.setdefault(path, []).append(stage if how == "fills" else f"{stage}, refines")
+    lines = ["| record field | filled by (stage (backend)) |", "|---|---|"]
+    for path in FIELD_PATHS:
+        owners = sorted({o for known, os_ in by_path.items() if covers(known, path) for o in os_})
+        lines.append(f"| `{path}` | {'; '.join(owners) if owners else '— (no stage yet: stays null)'} |")
+    return "\n".join(lines) + "\n"
+
+
+def stages_markdown() -> str:
+    """One row per registered backend: what it reads and at which rate."""
+    lines = ["| stage | backend | requires | uses | audio | derived |", "|---|---|---|---|---|---|"]
+    for name in (*model_stage_names(), *derived_step_names()):
+        for cls in all_backend_classes(name):
+            rate = f"{cls.sample_rate // 1000} kHz" if cls.sample_rate else "—"
+            lines.append(f"| {name} | {cls.backend} | {', '.join(cls.requires) or '—'} | "
+                         f"{', '.join(cls.uses) or '—'} | {rate} | {'yes' if cls.derived else 'no'} |")
+    return "\n".join(lines) + "\n"

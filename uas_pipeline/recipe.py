@@ -38,6 +38,9 @@ class InputConfig(_Strict):
     min_clip_duration_s: float = Field(default=0.05, ge=0.0)
     decode_num_cpus: float = Field(default=0.25, gt=0)
     decode_batch_size: int = Field(default=4, ge=1)
+    decode_batch_audio_s: float = Field(default=600.0, gt=0)
+    """A decode task emits its rows in blocks of at most this many audio seconds (one longer clip
+    goes alone), so memory in flight is bounded by seconds of audio, not by clip count."""
     decode_concurrency: int | None = Field(default=None, ge=1)
     """Decode (and merge) tasks in flight. Default: the largest stage worker pool, so light tasks
     keep the model workers fed without spawning a Ray worker process per spare CPU fraction."""

@@ -18,22 +18,33 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import __version__
+from .assembly import relabel_speakers
 from .inputs import list_clips
 from .modelfiles import package_version
-from .recipe import STAGE_NAMES, Recipe, RecipeError, StageConfig
-from .stages.base import Stage
-from .stages.registry import available_backends, get_backend
+from .plan import (
+    PlannedStep,
+    build_plan,
+    last_readers,
+    not_run_provenance,
+    record_field_sources,
+    sample_rates,
+    step_from_config,
+)
+from .recipe import Recipe, RecipeError
+from .schema import UASRecord
 from .tasks import (
     OUTPUT_SCHEMA,
-    decode_refs,
-    decode_tasks,
-    encode_tasks,
-    merge_tasks,
-    new_input_table,
-    run_stage,
+    StepRunner,
+    decode_rows,
+    flat_columns,
+    merge_rows,
+    probe_rows,
+    refs_table,
+    side_schema,
 )
 from .writer import OutputDir, data_shards, read_manifest
 
@@ -58,6 +69,19 @@ class RunSummary:
     stage_busy_s: dict[str, float] = field(default_factory=dict)
     stage_audio_s: dict[str, float] = field(default_factory=dict)
     failures_by_stage: dict[str, int] = field(default_factory=dict)
+    pending_entries: int = 0
+    """Input entries this run has to process (not already done)."""
+    entries_done: float = 0.0
+    """Of ``pending_entries``, how many are finished (regions count as fractions of their file)."""
+
+    def eta_s(self, elapsed_s: float) -> float | None:
+        """Seconds left at the rate so far (None before the first finished clip)."""
+        if self.entries_done <= 0 or self.pending_entries <= 0:
+            return None
+        left = max(0.0, self.pending_entries - self.entries_done)
+        return elapsed_s * left / self.entries_done
+    nodes: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Ray node id → step → clips that step processed there."""
 
     @property
     def input_clips(self) -> int:
@@ -100,88 +124,57 @@ class RunSummary:
 # --- Ray callables ---------------------------------------------------------------------------------
 
 
-def _decode_batch(table, max_clip_duration_s: float, min_clip_duration_s: float, done_ids: frozenset[str]):
-    tasks = decode_refs(decode_tasks(table), max_clip_duration_s, min_clip_duration_s, done_ids)
-    return encode_tasks(tasks)
+def _node_id() -> str | None:
+    import ray
+
+    return ray.get_runtime_context().get_node_id() if ray.is_initialized() else None
+
+
+def _with_node(table: pa.Table, step: str) -> pa.Table:
+    return table.append_column(pa.field(f"n_{step}", pa.string()), pa.array([_node_id()] * table.num_rows, pa.string()))
+
+
+def _probe_batch(table, max_clip_duration_s: float, done_ids: frozenset[str]):
+    return probe_rows(table, max_clip_duration_s, done_ids)
+
+
+def _decode_batch(table, rates: list[int], min_clip_duration_s: float, max_batch_audio_s: float):
+    for out in decode_rows(table, rates, min_clip_duration_s, max_batch_audio_s):
+        yield _with_node(out, "decode")
 
 
 class _StageWorker:
-    """A Ray actor hosting one stage instance: the model is loaded once per worker."""
+    """A Ray actor hosting one model stage: the model is loaded once per worker."""
 
-    def __init__(self, stage_name: str, config: dict[str, Any], drop_audio: bool = False):
-        self.drop_audio = drop_audio  # no later stage reads audio: don't ship it onwards
-        stage_config = StageConfig.model_validate(config)
-        cls = get_backend(stage_name, stage_config.backend)
-        self.stage: Stage = cls(stage_config.backend_params(), stage_config.resources)
-        self.stage.setup()
-        self.provenance = self.stage.provenance().model_dump(mode="json")
+    def __init__(self, step: dict[str, Any], deps: list[dict[str, Any]], drop_rates: tuple[int, ...]):
+        self.runner = StepRunner(step_from_config(step), [step_from_config(d) for d in deps], drop_rates)
+        self.runner.setup()
 
     def __call__(self, table):
-        tasks = run_stage(self.stage, decode_tasks(table), self.provenance)
-        if self.drop_audio:
-            for task in tasks:
-                task.audio = None
-        return encode_tasks(tasks)
+        return _with_node(self.runner(table), self.runner.step.name)
 
 
-def _merge_batch(table, context: dict[str, Any]):
-    return merge_tasks(decode_tasks(table), **context)
+def _derived_batch(table, step: dict[str, Any], deps: list[dict[str, Any]], drop_rates: tuple[int, ...]):
+    runner = StepRunner(step_from_config(step), [step_from_config(d) for d in deps], drop_rates)
+    runner.setup()  # derived steps load no model: cheap per batch
+    return _with_node(runner(table), runner.step.name)
+
+
+def _merge_batch(table, plan: list[dict[str, Any]], context: dict[str, Any]):
+    return merge_rows(table, [step_from_config(s) for s in plan], context)
 
 
 # --- planning --------------------------------------------------------------------------------------
 
 
-def stage_order(recipe: Recipe) -> list[tuple[str, StageConfig, type[Stage]]]:
-    """Enabled stages sorted so every stage runs after the stages it requires or uses."""
-    enabled = recipe.enabled_stages()
-    classes = {name: get_backend(name, cfg.backend) for name, cfg in enabled.items()}
-    order: list[str] = []
-    pending = sorted(enabled, key=STAGE_NAMES.index)
-    while pending:
-        for name in pending:
-            deps = [d for d in (*classes[name].requires, *classes[name].uses) if d in enabled]
-            missing = [d for d in classes[name].requires if d != "audio" and d not in enabled]
-            if missing:
-                raise RecipeError(f"stages.{name}: requires stage(s) {', '.join(missing)} to be enabled")
-            if all(d in order for d in deps):
-                order.append(name)
-                pending.remove(name)
-                break
-        else:
-            raise RecipeError(f"stages {', '.join(pending)}: circular requirements")
-    return [(name, enabled[name], classes[name]) for name in order]
-
-
-def not_run_provenance(recipe: Recipe) -> dict[str, dict[str, Any]]:
-    """Provenance entries for every stage that will not run, with the reason."""
-    entries = {}
-    for name in STAGE_NAMES:
-        cfg = recipe.stages.get(name)
-        if cfg is not None and cfg.enabled:
-            continue
-        if cfg is None:
-            reason = "skipped: stage not configured in recipe"
-        elif cfg.backend not in available_backends(name):
-            reason = f"skipped: stage disabled in recipe (backend {cfg.backend!r} not available in this version)"
-        else:
-            reason = "skipped: stage disabled in recipe"
-        entries[name] = {
-            "backend": cfg.backend if cfg else None,
-            "model": None,
-            "model_version": None,
-            "params": {},
-            "status": reason,
-        }
-    return entries
-
-
-def check_resources(plan, recipe: Recipe, total_cpus: float, total_gpus: float) -> None:
-    """Actor pools hold their CPUs for the whole run; leave room for decode and merge tasks."""
-    cpus = sum(cfg.resources.num_cpus * cfg.resources.concurrency for _, cfg, _ in plan)
-    gpus = sum(cfg.resources.num_gpus * cfg.resources.concurrency for _, cfg, _ in plan)
+def check_resources(plan: list[PlannedStep], recipe: Recipe, total_cpus: float, total_gpus: float) -> None:
+    """Actor pools hold their CPUs for the whole run; leave room for the light tasks."""
+    pools = [s for s in plan if not s.derived]
+    cpus = sum(s.resources.num_cpus * s.resources.concurrency for s in pools)
+    gpus = sum(s.resources.num_gpus * s.resources.concurrency for s in pools)
     light = max(recipe.input.decode_num_cpus, LIGHT_TASK_CPUS)
     if cpus + light > total_cpus + 1e-9:
-        detail = ", ".join(f"{n}={c.resources.num_cpus}x{c.resources.concurrency}" for n, c, _ in plan)
+        detail = ", ".join(f"{s.name}={s.resources.num_cpus}x{s.resources.concurrency}" for s in pools)
         raise RecipeError(
             f"stages.*.resources: stage workers reserve {cpus:g} CPUs ({detail}) but the cluster has "
             f"{total_cpus:g}; at least {light:g} must stay free for decoding. Lower num_cpus or concurrency."
@@ -213,7 +206,9 @@ def ensure_ray(recipe: Recipe) -> bool:
     else:
         if rt.temp_dir:
             kwargs["_temp_dir"] = str(Path(rt.temp_dir).resolve())
-        ray.init(num_cpus=rt.num_cpus or os.cpu_count(), num_gpus=rt.num_gpus, **kwargs)
+        # address="local": always a new embedded instance, never a cluster someone else started
+        # on this machine (plain ray.init() would join the newest one it finds)
+        ray.init(address="local", num_cpus=rt.num_cpus or os.cpu_count(), num_gpus=rt.num_gpus, **kwargs)
     return True
 
 
@@ -243,9 +238,11 @@ def run(recipe: Recipe, *, retry_failed: bool = False, allow_recipe_change: bool
 
     if not recipe.input.path:
         raise RecipeError("input.path: no input given (set it in the recipe or pass --input)")
-    plan = stage_order(recipe)
+    plan = build_plan(recipe)
     recipe_hash = recipe.hash()
-    out = OutputDir(recipe.output.dir, recipe.output.rows_per_shard, recipe.output.flush_interval_s, OUTPUT_SCHEMA)
+    side = side_schema(plan)
+    out = OutputDir(recipe.output.dir, recipe.output.rows_per_shard, recipe.output.flush_interval_s,
+                    pa.schema([*OUTPUT_SCHEMA, *side]), extra_columns=tuple(f.name for f in side))
     previous = read_manifest(out.path)
     if previous and previous.get("recipe_hash") != recipe_hash and not allow_recipe_change:
         raise RunError(
@@ -257,62 +254,38 @@ def run(recipe: Recipe, *, retry_failed: bool = False, allow_recipe_change: bool
     done = out.done_ids()
     summary = RunSummary(output_dir=str(out.path))
     refs = []
-    for ref in list_clips(recipe.input.path, recipe.input.extensions):
+    # Audio embedded in Hugging Face / Parquet inputs is written to files here (the decoder reads files).
+    for ref in list_clips(recipe.input.path, recipe.input.extensions, cache_dir=out.path / "_input_audio"):
         summary.input_entries += 1
         if ref.id in done:
             summary.skipped_already_done += 1
         else:
             refs.append(ref)
+    summary.pending_entries = len(refs)
     region_done = frozenset(i for i in done if "#r" in i)
 
     started = time.time()
     run_started = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
     context = {
+        "order": [s.name for s in plan],
         "recipe_hash": recipe_hash,
+        "pipeline_version": __version__,  # stamped by the driver, whatever the workers run
         "created_at_mode": recipe.output.created_at,
         "run_started": run_started,
-        "not_run": not_run_provenance(recipe),
+        "not_run": not_run_provenance(recipe, plan),
+        "fields": record_field_sources(recipe, plan),
     }
     if refs:
         ensure_ray(recipe)
         _configure_ray_data()
         resources = ray.cluster_resources()
         check_resources(plan, recipe, resources.get("CPU", 0.0), resources.get("GPU", 0.0))
-        bs = recipe.input.decode_batch_size
-        light = recipe.input.decode_concurrency or max((c.resources.concurrency for _, c, _ in plan), default=1)
-        light_pool = ray.data.TaskPoolStrategy(size=light)
-        ds = ray.data.from_items(new_input_table(refs), override_num_blocks=max(1, min(len(refs) // bs, 20000)))
-        ds = ds.map_batches(
-            _decode_batch,
-            batch_format="pyarrow",
-            batch_size=bs,
-            num_cpus=recipe.input.decode_num_cpus,
-            compute=light_pool,
-            fn_kwargs={
-                "max_clip_duration_s": recipe.input.max_clip_duration_s,
-                "min_clip_duration_s": recipe.input.min_clip_duration_s,
-                "done_ids": region_done,
-            },
-        )
-        last_audio_reader = max((i for i, (_, _, cls) in enumerate(plan) if "audio" in cls.requires), default=-1)
-        for i, (name, cfg, _cls) in enumerate(plan):
-            res = cfg.resources
-            ds = ds.map_batches(
-                _StageWorker,
-                batch_format="pyarrow",
-                batch_size=res.batch_size,
-                num_cpus=res.num_cpus,
-                num_gpus=res.num_gpus or None,
-                compute=ray.data.ActorPoolStrategy(size=res.concurrency),
-                fn_constructor_kwargs={"stage_name": name, "config": cfg.model_dump(mode="json"),
-                                       "drop_audio": i == last_audio_reader},
-            )
-        ds = ds.map_batches(_merge_batch, batch_format="pyarrow", num_cpus=LIGHT_TASK_CPUS,
-                            compute=light_pool, fn_kwargs={"context": context})
+        ds = _dataset(recipe, plan, refs, region_done, context)
+        linker = RegionLinker(plan)
         try:
             batches = ds.iter_batches(batch_size=None, batch_format="pyarrow")
             for batch in _reraise_as_run_error(batches):
-                for row in batch.to_pylist():
+                for row in linker.feed(batch.to_pylist()):
                     _account(summary, row)
                     if row["kind"] != "skipped":
                         row["recipe_hash"] = recipe_hash
@@ -325,6 +298,85 @@ def run(recipe: Recipe, *, retry_failed: bool = False, allow_recipe_change: bool
     summary.wall_s = time.time() - started
     out.write_manifest(_manifest(recipe, recipe_hash, summary, previous, run_started, plan, out))
     return summary
+
+
+def _dataset(recipe: Recipe, plan: list[PlannedStep], refs, region_done: frozenset[str], context: dict[str, Any]):
+    """The streaming Ray Data pipeline: probe → decode → steps → merge."""
+    import ray
+    import ray.data
+
+    inp = recipe.input
+    light = inp.decode_concurrency or max((s.resources.concurrency for s in plan if not s.derived), default=1)
+    light_pool = ray.data.TaskPoolStrategy(size=light)
+    # from_items builds the blocks on the driver (no remote metadata tasks for a list of small rows)
+    blocks = max(1, min(len(refs) // inp.decode_batch_size, 20000))
+    ds = ray.data.from_items(refs_table(refs).to_pylist(), override_num_blocks=blocks)
+    ds = ds.map_batches(_probe_batch, batch_format="pyarrow", batch_size=None, num_cpus=LIGHT_TASK_CPUS,
+                        compute=light_pool, fn_kwargs={"max_clip_duration_s": inp.max_clip_duration_s,
+                                                       "done_ids": region_done})
+    ds = ds.map_batches(_decode_batch, batch_format="pyarrow", batch_size=inp.decode_batch_size,
+                        num_cpus=inp.decode_num_cpus, compute=light_pool,
+                        fn_kwargs={"rates": sample_rates(plan), "min_clip_duration_s": inp.min_clip_duration_s,
+                                   "max_batch_audio_s": inp.decode_batch_audio_s})
+    last = last_readers(plan)
+    for step in plan:
+        deps = [s.config() for s in plan if s.name in step.deps()]
+        drop = tuple(rate for rate, name in last.items() if name == step.name)
+        kwargs = {"step": step.config(), "deps": deps, "drop_rates": drop}
+        if step.derived:
+            ds = ds.map_batches(_derived_batch, batch_format="pyarrow", batch_size=None, num_cpus=LIGHT_TASK_CPUS,
+                                compute=light_pool, fn_kwargs=kwargs)
+            continue
+        res = step.resources
+        ds = ds.map_batches(
+            _StageWorker,
+            batch_format="pyarrow",
+            batch_size=res.batch_size,
+            num_cpus=res.num_cpus,
+            num_gpus=res.num_gpus or None,
+            compute=ray.data.ActorPoolStrategy(size=res.concurrency),
+            fn_constructor_kwargs=kwargs,
+        )
+    return ds.map_batches(_merge_batch, batch_format="pyarrow", batch_size=None, num_cpus=LIGHT_TASK_CPUS,
+                          compute=light_pool, fn_kwargs={"plan": [s.config() for s in plan], "context": context})
+
+
+class RegionLinker:
+    """The per-file pass: holds the rows of a file split into regions until all its regions are in,
+    then lets steps that link regions (``link_regions``, e.g. diarization: one speaker keeps one id
+    across the regions of a meeting) relabel the records. Rows of other files pass straight through."""
+
+    def __init__(self, plan: list[PlannedStep]):
+        self.linkers = [s for s in plan if hasattr(s.cls, "link_regions")]
+        self.pending: dict[str, list[dict[str, Any]]] = {}
+
+    def feed(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        ready = []
+        for row in rows:
+            count = row.get("region_count") or 1
+            if not self.linkers or count <= 1:
+                ready.append(row)
+                continue
+            group = self.pending.setdefault(row["file_id"], [])
+            group.append(row)
+            if len(group) == count:
+                ready.extend(self._link(self.pending.pop(row["file_id"])))
+        return ready
+
+    def _link(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        rows.sort(key=lambda r: r["clip_id"])
+        for step in self.linkers:
+            outputs = []
+            for row in rows:
+                links = json.loads(row["links"]) if row.get("links") else {}
+                data = links.get(step.name)
+                outputs.append(step.cls.Output.model_validate(data) if data is not None else None)
+            mappings = step.cls.link_regions(outputs)
+            for row, mapping in zip(rows, mappings, strict=True):
+                if row["kind"] == "ok" and mapping:
+                    record = relabel_speakers(UASRecord.from_json(row["uas"]), mapping)
+                    row.update(flat_columns(record))
+        return rows
 
 
 def _reraise_as_run_error(batches):
@@ -345,10 +397,14 @@ def _reraise_as_run_error(batches):
 
 def _account(summary: RunSummary, row: dict[str, Any]) -> None:
     kind = row["kind"]
+    summary.entries_done += 1 / (row.get("region_count") or 1)  # a file of N regions is one entry
     if kind == "skipped":
         summary.skipped_already_done += 1
         return
     timings = json.loads(row["timings"] or "{}")
+    for step, node in json.loads(row.get("nodes") or "{}").items():
+        per_node = summary.nodes.setdefault(node, {})
+        per_node[step] = per_node.get(step, 0) + 1
     duration = row.get("duration_s") or 0.0
     if kind == "ok":
         summary.ok += 1
@@ -370,8 +426,9 @@ def _manifest(recipe, recipe_hash, summary: RunSummary, previous, run_started, p
             "audio_s": round(audio, 3),
             "throughput_x_realtime_per_worker": round(audio / busy, 2) if busy > 0 else None,
         }
-    for name, cfg, _cls in plan:
-        stages.setdefault(name, {}).update(backend=cfg.backend, resources=cfg.resources.model_dump())
+    for step in plan:
+        stages.setdefault(step.name, {}).update(backend=step.backend, derived=step.derived,
+                                                resources=step.resources.model_dump())
     run_entry = {
         "run_id": out.run_id,
         "started_at": run_started,
@@ -387,6 +444,8 @@ def _manifest(recipe, recipe_hash, summary: RunSummary, previous, run_started, p
         "audio_s": round(summary.audio_s, 3),
         "realtime_factor": round(summary.realtime_factor, 3) if summary.realtime_factor else None,
         "stages": stages,
+        "nodes": [{"node_id": node, "stages": dict(sorted(steps.items()))}
+                  for node, steps in sorted(summary.nodes.items())],
     }
     history = (previous or {}).get("runs", [])[-49:] + [run_entry]
     return {

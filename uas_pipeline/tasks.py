@@ -1,8 +1,15 @@
-"""The per-clip work of a run, independent of Ray: decode, run a stage on a batch, merge.
+"""The per-clip work of a run, independent of Ray: probe, decode, run a step, merge.
 
-The Ray runner only moves :class:`ClipTask` objects between these functions; tests call them
-directly. A failure in any step is caught per clip and becomes the task's ``error`` (stage, type,
-message), so one bad clip never takes its batch down.
+Clips travel as rows of Arrow tables (the Ray Data block format):
+
+* clip columns (``clip_id``, ``source``, ``offset_s``, …, ``status`` = active | error | skipped and,
+  for failures, ``error_stage`` / ``error_type`` / ``error_message``);
+* ``audio_<rate>``: the decoded audio as ``large_list<float32>``, one column per sample rate a
+  stage reads, decoded once from the source and dropped after its last reader;
+* ``out_<step>``: each step's typed output as JSON, written once by its step and parsed only by
+  the steps that require or use it (and the merge); ``prov_<step>``, ``t_<step>`` (seconds).
+
+Every failure is caught per clip and recorded in the row, so one bad clip never takes its batch down.
 """
 
 from __future__ import annotations
@@ -11,90 +18,75 @@ import json
 import math
 import os
 import time
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
+from pydantic import ValidationError
 
-from . import __version__
-from .audio import TARGET_SR, AudioError, load_audio, probe
-from .schema import (
-    UAS_VERSION,
-    Clip,
-    Paralinguistics,
-    Provenance,
-    RecordingAttributes,
-    StageProvenance,
-    Transcription,
-    UASRecord,
-)
-from .stages.base import ClipRef, ClipTask, Stage, StageError
+from .assembly import AssemblyError, RecordDraft
+from .audio import AudioError, load_mono, probe, to_rate
+from .clips import ClipInfo, ClipRef
+from .plan import PlannedStep
+from .schema import UASRecord
+from .stages.base import Stage, StageFailure, StageInput, StageOutput
 
 MAX_MESSAGE = 2000
+ACTIVE, ERROR, SKIPPED = "active", "error", "skipped"
 
-# --- moving tasks through Arrow tables (the Ray Data block format) ---------------------------------
-
-
-def encode_tasks(tasks: list[ClipTask]) -> pa.Table:
-    meta = []
-    audio = []
-    for t in tasks:
-        meta.append(
-            json.dumps(
-                {
-                    "ref": t.ref.to_dict(),
-                    "sample_rate": t.sample_rate,
-                    "channels": t.channels,
-                    "duration_s": t.duration_s,
-                    "source_mtime": t.source_mtime,
-                    "outputs": t.outputs,
-                    "provenance": t.provenance,
-                    "timings": t.timings,
-                    "error": t.error.to_dict() if t.error else None,
-                    "skipped": t.skipped,
-                }
-            )
-        )
-        audio.append(b"" if t.audio is None or not t.active else t.audio.astype("<f4", copy=False).tobytes())
-    return pa.table({"task": pa.array(meta, pa.large_string()), "audio": pa.array(audio, pa.large_binary())})
+CLIP_SCHEMA = pa.schema([
+    ("clip_id", pa.string()),
+    ("file_id", pa.string()),
+    ("source", pa.string()),
+    ("offset_s", pa.float64()),
+    ("duration_s", pa.float64()),
+    ("region", pa.bool_()),
+    ("region_index", pa.int32()),
+    ("region_count", pa.int32()),
+    ("hints", pa.string()),
+    ("sample_rate", pa.int32()),
+    ("channels", pa.int32()),
+    ("source_mtime", pa.float64()),
+    ("status", pa.string()),
+    ("error_stage", pa.string()),
+    ("error_type", pa.string()),
+    ("error_message", pa.large_string()),
+    ("t_decode", pa.float64()),
+])
+AUDIO_TYPE = pa.large_list(pa.float32())
 
 
-def decode_tasks(table: pa.Table) -> list[ClipTask]:
-    tasks = []
-    for meta, raw in zip(table.column("task").to_pylist(), table.column("audio").to_pylist(), strict=True):
-        d = json.loads(meta)
-        err = d["error"]
-        tasks.append(
-            ClipTask(
-                ref=ClipRef.from_dict(d["ref"]),
-                audio=np.frombuffer(raw, dtype="<f4").copy() if raw else None,  # writable for torch
-                sample_rate=d["sample_rate"],
-                channels=d["channels"],
-                duration_s=d["duration_s"],
-                source_mtime=d["source_mtime"],
-                outputs=d["outputs"],
-                provenance=d["provenance"],
-                timings=d["timings"],
-                error=StageError(**err) if err else None,
-                skipped=d["skipped"],
-            )
-        )
-    return tasks
+def audio_column(rate: int) -> str:
+    return f"audio_{rate}"
 
 
-def new_input_table(refs: list[ClipRef]) -> list[dict[str, Any]]:
-    """Rows for ``ray.data.from_items``: the same columns as :func:`encode_tasks`."""
-    table = encode_tasks([ClipTask(ref=r) for r in refs])
-    return table.to_pylist()
-
-
-# --- decode ----------------------------------------------------------------------------------------
-
-
-def _message(exc: BaseException) -> str:
-    text = str(exc) or repr(exc)
+def _message(text: str) -> str:
     return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 3] + "..."
+
+
+def _exc_message(exc: BaseException) -> str:
+    return _message(str(exc) or repr(exc))
+
+
+# --- input rows ------------------------------------------------------------------------------------
+
+
+def refs_table(refs: list[ClipRef]) -> pa.Table:
+    """Rows of listed inputs (nothing probed yet)."""
+    rows = [
+        {
+            "clip_id": r.id, "file_id": r.id, "source": r.source, "offset_s": r.offset_s,
+            "duration_s": r.duration_s, "region": r.region, "region_index": 0, "region_count": 1,
+            "hints": json.dumps(r.hints, sort_keys=True) if r.hints else None, "status": ACTIVE,
+        }
+        for r in refs
+    ]
+    return pa.Table.from_pylist(rows, schema=CLIP_SCHEMA)
+
+
+# --- probe: one row per region ---------------------------------------------------------------------
 
 
 def split_regions(offset: float, length: float, max_len: float) -> list[tuple[float, float]]:
@@ -104,98 +96,281 @@ def split_regions(offset: float, length: float, max_len: float) -> list[tuple[fl
     return [(offset + k * step, step) for k in range(n)]
 
 
-def decode_refs(
-    tasks: list[ClipTask], max_clip_duration_s: float, min_clip_duration_s: float, done_ids: frozenset[str]
-) -> list[ClipTask]:
-    """Probe and decode each clip to 16 kHz mono; expand long files into regions.
+def probe_rows(table: pa.Table, max_clip_duration_s: float, done_ids: frozenset[str]) -> pa.Table:
+    """Read each input's header and expand long files into regions (``ID#rNNNN``), one row each.
 
-    Regions already in the output (``done_ids``) come back as skipped tasks without being decoded.
-    """
-    out: list[ClipTask] = []
-    for task in tasks:
-        ref = task.ref
-        t0 = time.perf_counter()
+    No audio is decoded here. Regions already in the output (``done_ids``) come back as skipped
+    rows; unreadable inputs as error rows of stage ``decode``."""
+    out: list[dict[str, Any]] = []
+    for row in table.to_pylist():
+        if row["status"] != ACTIVE:
+            out.append(row)
+            continue
         try:
-            info = probe(ref.source)
-            available = info.duration_s - ref.offset_s
+            info = probe(row["source"])
+            available = info.duration_s - row["offset_s"]
             if available <= 0:
-                raise AudioError("too_short", f"offset {ref.offset_s} s is past the end ({info.duration_s} s)")
-            length = available if ref.duration_s is None else min(ref.duration_s, available)
-            regions = split_regions(ref.offset_s, length, max_clip_duration_s)
-            mtime = os.stat(ref.source).st_mtime
+                raise AudioError("too_short", f"offset {row['offset_s']} s is past the end ({info.duration_s} s)")
+            length = available if row["duration_s"] is None else min(row["duration_s"], available)
+            regions = split_regions(row["offset_s"], length, max_clip_duration_s)
+            mtime = os.stat(row["source"]).st_mtime
         except Exception as exc:  # noqa: BLE001 - every failure becomes a ledger row
             reason = exc.reason if isinstance(exc, AudioError) else type(exc).__name__
-            task.error = StageError("decode", reason, _message(exc))
-            out.append(task)
+            out.append({**row, "status": ERROR, "error_stage": "decode", "error_type": reason,
+                        "error_message": _exc_message(exc)})
             continue
         split = len(regions) > 1
         for k, (start, dur) in enumerate(regions):
-            clip_ref = ClipRef(
-                id=f"{ref.id}#r{k:04d}" if split else ref.id,
-                source=ref.source,
-                offset_s=start,
-                duration_s=dur if (split or ref.region) else None,
-                region=split or ref.region,
-            )
-            sub = ClipTask(ref=clip_ref, sample_rate=info.sample_rate, channels=info.channels, source_mtime=mtime)
-            if clip_ref.id in done_ids:
-                sub.skipped = True
-                out.append(sub)
-                continue
-            t1 = time.perf_counter()
+            clip_id = f"{row['clip_id']}#r{k:04d}" if split else row["clip_id"]
+            out.append({
+                **row,
+                "clip_id": clip_id,
+                "offset_s": start,
+                "duration_s": dur if (split or row["region"]) else None,
+                "region": split or row["region"],
+                "region_index": k,
+                "region_count": len(regions),
+                "sample_rate": info.sample_rate,
+                "channels": info.channels,
+                "source_mtime": mtime,
+                "status": SKIPPED if clip_id in done_ids else ACTIVE,
+            })
+    return pa.Table.from_pylist(out, schema=CLIP_SCHEMA)
+
+
+# --- decode ----------------------------------------------------------------------------------------
+
+
+def _audio_array(chunks: list[np.ndarray]) -> pa.LargeListArray:
+    offsets = np.zeros(len(chunks) + 1, dtype=np.int64)
+    np.cumsum([len(c) for c in chunks], out=offsets[1:])
+    values = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
+    return pa.LargeListArray.from_arrays(pa.array(offsets), pa.array(values.astype(np.float32, copy=False)))
+
+
+def decode_rows(table: pa.Table, rates: list[int], min_clip_duration_s: float,
+                max_batch_audio_s: float) -> Iterator[pa.Table]:
+    """Decode each active row once from its source and add one ``audio_<rate>`` column per rate.
+
+    Yields tables holding at most ``max_batch_audio_s`` seconds of audio (at least one clip), so a
+    batch of long regions never sits in memory at once."""
+    rows: list[dict[str, Any]] = []
+    audio: dict[int, list[np.ndarray]] = {r: [] for r in rates}
+    held_s = 0.0
+
+    def flush() -> pa.Table:
+        nonlocal rows, audio, held_s
+        t = pa.Table.from_pylist(rows, schema=CLIP_SCHEMA)
+        for rate in rates:
+            t = t.append_column(audio_column(rate), _audio_array(audio[rate]))
+        rows, audio, held_s = [], {r: [] for r in rates}, 0.0
+        return t
+
+    empty = np.zeros(0, np.float32)
+    for row in table.to_pylist():
+        if row["status"] == ACTIVE:
+            t0 = time.perf_counter()
             try:
-                audio, _ = load_audio(
-                    ref.source, start, clip_ref.duration_s, target_sr=TARGET_SR, min_duration_s=min_clip_duration_s
-                )
+                mono, info = load_mono(row["source"], row["offset_s"], row["duration_s"], min_clip_duration_s)
+                decoded = {rate: to_rate(mono, info.sample_rate, rate) for rate in rates}
             except Exception as exc:  # noqa: BLE001
                 reason = exc.reason if isinstance(exc, AudioError) else type(exc).__name__
-                sub.error = StageError("decode", reason, _message(exc))
+                row = {**row, "status": ERROR, "error_stage": "decode", "error_type": reason,
+                       "error_message": _exc_message(exc)}
             else:
-                sub.audio = audio
-                sub.duration_s = len(audio) / TARGET_SR
-                sub.timings["decode"] = time.perf_counter() - t1 + (t1 - t0 if k == 0 else 0.0)
-            out.append(sub)
-    return out
+                seconds = len(mono) / info.sample_rate
+                row = {**row, "duration_s": seconds, "t_decode": time.perf_counter() - t0}
+                for rate in rates:
+                    audio[rate].append(decoded[rate])
+                rows.append(row)
+                held_s += seconds
+                if held_s >= max_batch_audio_s:
+                    yield flush()
+                continue
+        for rate in rates:
+            audio[rate].append(empty)
+        rows.append(row)
+    if rows:
+        yield flush()
 
 
-# --- stages ----------------------------------------------------------------------------------------
+def audio_views(table: pa.Table, rate: int) -> list[np.ndarray]:
+    """Zero-copy, read-only float32 views of each row's audio at ``rate``."""
+    column = table.column(audio_column(rate)).combine_chunks()
+    values = column.values.to_numpy(zero_copy_only=True)
+    offsets = column.offsets.to_numpy()
+    return [values[offsets[i]:offsets[i + 1]] for i in range(len(column))]
 
 
-def run_stage(stage: Stage, tasks: list[ClipTask], provenance: dict[str, Any]) -> list[ClipTask]:
-    """Run ``stage`` on the active tasks of a batch; isolate failures to the clips that cause them."""
-    active = [t for t in tasks if t.active]
-    if not active:
-        return tasks
-    t0 = time.perf_counter()
-    try:
-        outputs = stage.process(active)
-        if len(outputs) != len(active):
-            raise RuntimeError(f"{type(stage).__name__}.process returned {len(outputs)} outputs for {len(active)}")
-    except Exception:  # noqa: BLE001 - retried clip by clip below to find the culprit
-        outputs = None
-    if outputs is not None:
-        share = (time.perf_counter() - t0) / len(active)
-        for task, output in zip(active, outputs, strict=True):
-            _store(task, stage, output, provenance, share)
-        return tasks
-    for task in active:
-        t1 = time.perf_counter()
-        try:
-            outputs = stage.process([task])
-            if len(outputs) != 1:
-                raise RuntimeError(f"{type(stage).__name__}.process returned {len(outputs)} outputs for 1")
-            output = outputs[0]
-        except Exception as exc:  # noqa: BLE001
-            task.error = StageError(stage.name, type(exc).__name__, _message(exc))
+# --- clip info and outputs -------------------------------------------------------------------------
+
+
+def clip_info(row: dict[str, Any]) -> ClipInfo:
+    return ClipInfo(
+        id=row["clip_id"],
+        source=row["source"],
+        duration_s=row["duration_s"],
+        sample_rate=row["sample_rate"],
+        channels=row["channels"],
+        offset_s=row["offset_s"] or 0.0,
+        region=bool(row["region"]),
+        region_index=row["region_index"] or 0,
+        region_count=row["region_count"] or 1,
+        file_id=row["file_id"] or row["clip_id"],
+        hints=json.loads(row["hints"]) if row["hints"] else {},
+    )
+
+
+def out_column(step: str) -> str:
+    return f"out_{step}"
+
+
+def read_outputs(table: pa.Table, steps: list[PlannedStep]) -> list[dict[str, StageOutput]]:
+    """Per row, the typed outputs of ``steps`` that ran (columns present and not null)."""
+    per_row: list[dict[str, StageOutput]] = [{} for _ in range(table.num_rows)]
+    for step in steps:
+        name = out_column(step.name)
+        if name not in table.column_names:
             continue
-        _store(task, stage, output, provenance, time.perf_counter() - t1)
-    return tasks
+        for i, text in enumerate(table.column(name).to_pylist()):
+            if text is not None:
+                per_row[i][step.name] = step.cls.Output.model_validate_json(text)
+    return per_row
 
 
-def _store(task: ClipTask, stage: Stage, output: Any, provenance: dict[str, Any], seconds: float) -> None:
-    task.outputs[stage.name] = output
-    task.provenance[stage.name] = provenance
-    task.timings[stage.name] = seconds
+# --- running one step ------------------------------------------------------------------------------
+
+
+class StepRunner:
+    """Runs one planned step on tables of rows: builds typed inputs, isolates per-clip failures,
+    validates each output and checks it assembles with its inputs, and appends its columns."""
+
+    def __init__(self, step: PlannedStep, deps: list[PlannedStep], drop_rates: tuple[int, ...] = (),
+                 stage: Stage | None = None):
+        self.step = step
+        self.deps = deps
+        self.drop_rates = drop_rates
+        self.stage = stage or step.instantiate()
+        self.fills = set(step.cls.fills_for(step.params)) | set(step.cls.refines)
+        self.provenance_json: str | None = None
+
+    def setup(self) -> None:
+        self.stage.setup()
+        self.provenance_json = self.stage.provenance().model_dump_json()
+
+    def __call__(self, table: pa.Table) -> pa.Table:
+        n = table.num_rows
+        statuses = table.column("status").to_pylist()
+        active = [i for i in range(n) if statuses[i] == ACTIVE]
+        outputs: list[str | None] = [None] * n
+        timings: list[float | None] = [None] * n
+        failures: dict[int, StageFailure] = {}
+        if active:
+            rows = table.select([c for c in CLIP_SCHEMA.names if c in table.column_names]).to_pylist()
+            audio = audio_views(table, self.step.cls.sample_rate) if self.step.reads_audio else None
+            inputs = read_outputs(table, self.deps)
+            items = {
+                i: StageInput(
+                    clip=clip_info(rows[i]),
+                    audio=audio[i] if audio is not None else None,
+                    sample_rate=self.step.cls.sample_rate if audio is not None else None,
+                    inputs=inputs[i],
+                )
+                for i in active
+            }
+            for chunk in self._chunks(active, items):
+                results, seconds = self._process(chunk, items)
+                for i, result in zip(chunk, results, strict=True):
+                    timings[i] = seconds
+                    if isinstance(result, StageFailure):
+                        failures[i] = result
+                        continue
+                    try:
+                        outputs[i] = self._checked(result, items[i])
+                    except (ValidationError, AssemblyError, TypeError, ValueError) as exc:
+                        failures[i] = StageFailure(f"invalid_output.{type(exc).__name__}", _exc_message(exc))
+        table = _with_failures(table, self.step.name, failures)
+        table = table.append_column(pa.field(out_column(self.step.name), pa.large_string()),
+                                    pa.array(outputs, pa.large_string()))
+        prov = [self.provenance_json if outputs[i] is not None else None for i in range(n)]
+        table = table.append_column(pa.field(f"prov_{self.step.name}", pa.string()), pa.array(prov, pa.string()))
+        table = table.append_column(pa.field(f"t_{self.step.name}", pa.float64()), pa.array(timings, pa.float64()))
+        for rate in self.drop_rates:
+            table = table.drop_columns([audio_column(rate)])
+        return table
+
+    def _chunks(self, active: list[int], items: dict[int, StageInput]) -> Iterator[list[int]]:
+        """Split the batch so one ``process`` call holds at most ``batch_audio_s`` seconds."""
+        limit = self.step.resources.batch_audio_s
+        if not limit:
+            yield active
+            return
+        chunk: list[int] = []
+        held = 0.0
+        for i in active:
+            seconds = items[i].duration_s
+            if chunk and held + seconds > limit:
+                yield chunk
+                chunk, held = [], 0.0
+            chunk.append(i)
+            held += seconds
+        if chunk:
+            yield chunk
+
+    def _process(self, chunk: list[int], items: dict[int, StageInput]) -> tuple[list[Any], float]:
+        """``process`` on the chunk; if it raises as a whole, clip by clip to find the culprit."""
+        name = type(self.stage).__name__
+        t0 = time.perf_counter()
+        try:
+            results = self.stage.process([items[i] for i in chunk])
+            if len(results) != len(chunk):
+                raise RuntimeError(f"{name}.process returned {len(results)} outputs for {len(chunk)} clips")
+            return list(results), (time.perf_counter() - t0) / len(chunk)
+        except Exception:  # noqa: BLE001 - retried clip by clip below
+            pass
+        results = []
+        for i in chunk:
+            try:
+                one = self.stage.process([items[i]])
+                if len(one) != 1:
+                    raise RuntimeError(f"{name}.process returned {len(one)} outputs for 1 clip")
+                results.append(one[0])
+            except Exception as exc:  # noqa: BLE001
+                results.append(StageFailure.from_exception(exc))
+        return results, (time.perf_counter() - t0) / len(chunk)
+
+    def _checked(self, result: Any, item: StageInput) -> str:
+        """Validate an output and check that it assembles into a record with its inputs."""
+        output_cls = self.step.cls.Output
+        if isinstance(result, BaseException):
+            raise TypeError(f"process returned an exception object: {result!r}")
+        data = result.model_dump() if isinstance(result, StageOutput) else result
+        output = output_cls.model_validate(data)
+        fields = output.record_fields()
+        extra = sorted(set(fields) - self.fills)
+        if extra:
+            raise AssemblyError(f"output fills undeclared fields {extra} (declared: {sorted(self.fills)})")
+        draft = RecordDraft()
+        for name, dep_output in item.inputs.items():
+            draft.apply(name, dep_output.record_fields())
+        draft.apply(self.step.name, fields)
+        draft.build(item.clip)
+        return output.model_dump_json()
+
+
+def _with_failures(table: pa.Table, stage: str, failures: dict[int, StageFailure]) -> pa.Table:
+    if not failures:
+        return table
+    columns = {c: table.column(c).to_pylist() for c in ("status", "error_stage", "error_type", "error_message")}
+    for i, failure in failures.items():
+        columns["status"][i] = ERROR
+        columns["error_stage"][i] = stage
+        columns["error_type"][i] = failure.error_type
+        columns["error_message"][i] = _message(failure.message)
+    for name, values in columns.items():
+        idx = table.column_names.index(name)
+        table = table.set_column(idx, CLIP_SCHEMA.field(name), pa.array(values, CLIP_SCHEMA.field(name).type))
+    return table
 
 
 # --- merge -----------------------------------------------------------------------------------------
@@ -208,53 +383,6 @@ def created_at(mode: str, source_mtime: float | None, run_started: str) -> str:
         ts = source_mtime if source_mtime is not None else 0.0
         return datetime.fromtimestamp(int(ts), tz=timezone.utc).isoformat().replace("+00:00", "Z")
     return mode
-
-
-def build_record(
-    task: ClipTask,
-    *,
-    recipe_hash: str,
-    created_at_mode: str,
-    run_started: str,
-    not_run: dict[str, dict[str, Any]],
-) -> UASRecord:
-    """Assemble the UAS record of a finished task. ``not_run`` holds provenance of skipped stages."""
-    ref = task.ref
-    clip = Clip(
-        id=ref.id,
-        source=ref.source,
-        duration_s=task.duration_s,
-        sample_rate=task.sample_rate,
-        channels=task.channels,
-        offset_s=ref.offset_s if ref.region else None,
-    )
-    asr = task.outputs.get("asr")
-    transcription = Transcription.model_validate(asr) if asr is not None else None
-    vad = task.outputs.get("vad")
-    paralinguistics = None
-    if vad is not None:
-        # Only the VAD-derived attribute is known; everything else stays null (not annotated).
-        recording = RecordingAttributes(
-            num_speakers=None, speech_ratio=vad["speech_ratio"], overlap_ratio=None, snr_db=None, reverberation=None,
-            quality=None, background=None,
-        )
-        paralinguistics = Paralinguistics(speakers=None, segments=None, recording=recording)
-    stages = {name: StageProvenance.model_validate(p) for name, p in not_run.items()}
-    stages.update({name: StageProvenance.model_validate(p) for name, p in task.provenance.items()})
-    return UASRecord(
-        uas_version=UAS_VERSION,
-        clip=clip,
-        transcription=transcription,
-        paralinguistics=paralinguistics,
-        non_linguistic_events=None,
-        provenance=Provenance(
-            pipeline_version=__version__,
-            recipe_hash=recipe_hash,
-            created_at=created_at(created_at_mode, task.source_mtime, run_started),
-            stages=stages,
-            fields=None,
-        ),
-    )
 
 
 OUTPUT_SCHEMA = pa.schema(
@@ -277,32 +405,92 @@ OUTPUT_SCHEMA = pa.schema(
         ("error_type", pa.string()),
         ("message", pa.large_string()),
         ("timings", pa.string()),
+        ("file_id", pa.string()),
+        ("region_count", pa.int32()),
+        ("links", pa.large_string()),  # outputs of steps that link a file's regions (the driver's file pass)
+        ("nodes", pa.string()),  # step → Ray node id that ran it (filled by the runner)
     ]
 )
 
+SIDE_TYPES = {"binary": pa.large_binary(), "string": pa.large_string(), "float64": pa.float64(),
+              "int64": pa.int64(), "list<string>": pa.list_(pa.string())}
 
-def merge_tasks(tasks: list[ClipTask], **context: Any) -> pa.Table:
-    """Turn finished tasks into output rows (records, ledger rows, or skip markers)."""
-    rows = []
-    for task in tasks:
-        row: dict[str, Any] = dict.fromkeys(OUTPUT_SCHEMA.names)
-        row.update(clip_id=task.ref.id, source=task.ref.source, timings=json.dumps(task.timings))
-        row["offset_s"] = task.ref.offset_s if task.ref.region else None
-        if task.skipped:
-            row["kind"] = "skipped"
-        elif task.error is None:
+
+def side_schema(plan: list[PlannedStep]) -> list[pa.Field]:
+    """Extra data columns the run's stage outputs declare (``StageOutput.SIDE_COLUMNS``)."""
+    fields: dict[str, pa.Field] = {}
+    for step in plan:
+        for name, type_name in step.cls.Output.SIDE_COLUMNS.items():
+            if name in fields or name in OUTPUT_SCHEMA.names:
+                raise ValueError(f"side column {name!r} of stage {step.name} is already used")
+            fields[name] = pa.field(name, SIDE_TYPES[type_name])
+    return list(fields.values())
+
+
+def merge_rows(table: pa.Table, plan: list[PlannedStep], context: dict[str, Any]) -> pa.Table:
+    """Turn finished rows into output rows: a record, a ledger row, or a skip marker."""
+    rows = table.select([c for c in CLIP_SCHEMA.names if c in table.column_names]).to_pylist()
+    outputs = read_outputs(table, plan)
+    provs = {s.name: table.column(f"prov_{s.name}").to_pylist() for s in plan
+             if f"prov_{s.name}" in table.column_names}
+    step_times = {s.name: table.column(f"t_{s.name}").to_pylist() for s in plan
+                  if f"t_{s.name}" in table.column_names}
+    node_columns = {c[2:]: table.column(c).to_pylist() for c in table.column_names if c.startswith("n_")}
+    side = side_schema(plan)
+    linkers = [s for s in plan if hasattr(s.cls, "link_regions")]
+    out = []
+    for i, row in enumerate(rows):
+        timings = {"decode": row["t_decode"]} if row["t_decode"] is not None else {}
+        timings.update({name: t[i] for name, t in step_times.items() if t[i] is not None})
+        result: dict[str, Any] = dict.fromkeys([*OUTPUT_SCHEMA.names, *(f.name for f in side)])
+        result.update(clip_id=row["clip_id"], source=row["source"], file_id=row["file_id"],
+                      region_count=row["region_count"],
+                      offset_s=row["offset_s"] if row["region"] else None)
+        if row["status"] == SKIPPED:
+            result["kind"] = "skipped"
+        elif row["status"] == ACTIVE:
             t0 = time.perf_counter()
             try:
-                record = build_record(task, **context)
-                row.update(kind="ok", **flat_columns(record))
+                record = build_record(clip_info(row), row["source_mtime"], outputs[i],
+                                      {n: p[i] for n, p in provs.items() if p[i] is not None}, context)
+                result.update(kind="ok", **flat_columns(record))
+                for step in plan:
+                    output = outputs[i].get(step.name)
+                    if output is not None:
+                        result.update(output.side_columns())
+                if linkers and (row["region_count"] or 1) > 1:
+                    result["links"] = json.dumps({s.name: outputs[i][s.name].model_dump(mode="json")
+                                                  for s in linkers if s.name in outputs[i]})
             except Exception as exc:  # noqa: BLE001
-                task.error = StageError("merge", type(exc).__name__, _message(exc))
-            task.timings["merge"] = time.perf_counter() - t0
-            row["timings"] = json.dumps(task.timings)
-        if task.error is not None:
-            row.update(kind="error", duration_s=task.duration_s or None, **task.error.to_dict())
-        rows.append(row)
-    return pa.Table.from_pylist(rows, schema=OUTPUT_SCHEMA)
+                row = {**row, "status": ERROR, "error_stage": "merge", "error_type": type(exc).__name__,
+                       "error_message": _exc_message(exc)}
+            timings["merge"] = time.perf_counter() - t0
+        if row["status"] == ERROR:
+            result.update(kind="error", duration_s=row["duration_s"], stage=row["error_stage"],
+                          error_type=row["error_type"], message=row["error_message"])
+        result["timings"] = json.dumps(timings)
+        nodes = {name: ids[i] for name, ids in node_columns.items() if ids[i] is not None}
+        result["nodes"] = json.dumps(nodes, sort_keys=True) if nodes else None
+        out.append(result)
+    return pa.Table.from_pylist(out, schema=pa.schema([*OUTPUT_SCHEMA, *side]))
+
+
+def build_record(clip: ClipInfo, source_mtime: float | None, outputs: dict[str, StageOutput],
+                 provenance: dict[str, str], context: dict[str, Any]) -> UASRecord:
+    """Assemble the record of a finished clip from its outputs (in run order)."""
+    draft = RecordDraft()
+    for name in context["order"]:
+        if name in outputs:
+            draft.apply(name, outputs[name].record_fields())
+    stages = dict(context["not_run"])
+    stages.update({name: json.loads(p) for name, p in provenance.items()})
+    return draft.build(clip, {
+        "pipeline_version": context["pipeline_version"],
+        "recipe_hash": context["recipe_hash"],
+        "created_at": created_at(context["created_at_mode"], source_mtime, context["run_started"]),
+        "stages": stages,
+        "fields": context["fields"],
+    })
 
 
 def flat_columns(record: UASRecord) -> dict[str, Any]:

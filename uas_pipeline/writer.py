@@ -109,7 +109,9 @@ class ShardWriter:
 class OutputDir:
     """Writes one run's rows into an output directory and knows what earlier runs finished."""
 
-    def __init__(self, path: str | Path, rows_per_shard: int, flush_interval_s: float, row_schema: pa.Schema):
+    def __init__(self, path: str | Path, rows_per_shard: int, flush_interval_s: float, row_schema: pa.Schema,
+                 extra_columns: tuple[str, ...] = ()):
+        """``extra_columns``: data columns beyond :data:`DATA_COLUMNS` (stage side columns)."""
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
         self.tmp = self.path / ".tmp"
@@ -119,7 +121,7 @@ class OutputDir:
         self._prior = (0, 0)  # rows and ledger rows found by done_ids()
         self.run_id = time.strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
         schema = row_schema.append(pa.field("recipe_hash", pa.string()))
-        self.data = ShardWriter(self.path, self.tmp, DATA_COLUMNS, schema, f"part-{self.run_id}",
+        self.data = ShardWriter(self.path, self.tmp, [*DATA_COLUMNS, *extra_columns], schema, f"part-{self.run_id}",
                                 rows_per_shard, flush_interval_s)
         self.errors = ShardWriter(self.path / "errors", self.tmp, ERROR_COLUMNS, schema, f"part-{self.run_id}",
                                   rows_per_shard, flush_interval_s)

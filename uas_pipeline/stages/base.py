@@ -21,6 +21,7 @@ automatically when everything it requires is enabled.
 
 from __future__ import annotations
 
+import logging
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -170,6 +171,23 @@ class Stage(ABC):
             params=params,
             status=status,
         )
+
+    def torch_device(self, requested: str = "auto") -> str:
+        """``cuda`` when asked for or when ``auto`` and this worker reserved a GPU that torch can
+        use; else ``cpu``, with one log line when a reserved GPU cannot be used."""
+        if requested == "cpu":
+            return "cpu"
+        wants_gpu = requested == "cuda" or self.resources.num_gpus > 0
+        if not wants_gpu:
+            return "cpu"
+        import torch
+
+        if torch.cuda.is_available():
+            return "cuda"
+        logging.getLogger("uas_pipeline").warning(
+            "stages.%s (%s): a GPU was requested (resources.num_gpus=%s, device=%s) but CUDA is not "
+            "available in this worker; running on CPU", self.name, self.backend, self.resources.num_gpus, requested)
+        return "cpu"
 
     @property
     def torch_threads(self) -> int:

@@ -20,12 +20,30 @@ _BACKENDS: dict[str, dict[str, str]] = {
         "embedding-cluster": "uas_pipeline.stages.diarization_embedding_cluster:EmbeddingClusterStage",
         "pyannote": "uas_pipeline.stages.diarization_pyannote:PyannoteStage",
     },
-    "paralinguistics": {},
+    "paralinguistics": {"measured": "uas_pipeline.stages.paralinguistics_measured:MeasuredParalinguistics"},
     "events": {},
+    "gender": {
+        "acoustic": "uas_pipeline.stages.gender_acoustic:AcousticGender",
+        "transformers": "uas_pipeline.stages.gender_transformers:TransformersGender",
+        "embedding-classifier": "uas_pipeline.stages.gender_embedding_classifier:EmbeddingGender",
+    },
+    "age": {
+        "transformers": "uas_pipeline.stages.age_transformers:TransformersAge",
+        "embedding-classifier": "uas_pipeline.stages.age_embedding_classifier:EmbeddingAge",
+    },
+    "emotion": {
+        "transformers": "uas_pipeline.stages.emotion_transformers:TransformersEmotion",
+        "embedding-classifier": "uas_pipeline.stages.emotion_embedding_classifier:EmbeddingEmotion",
+    },
+    "accent": {
+        "transformers": "uas_pipeline.stages.accent_transformers:TransformersAccent",
+        "embedding-classifier": "uas_pipeline.stages.accent_embedding_classifier:EmbeddingAccent",
+    },
 }
 # derived step name -> "module:Class"
 _DERIVED: dict[str, str] = {
     "attribution": "uas_pipeline.stages.attribution:SpeakerAttribution",
+    "levels": "uas_pipeline.stages.levels:GenderPitchLevels",
 }
 
 
@@ -70,7 +88,7 @@ def available_backends(stage: str) -> list[str]:
     return sorted(_BACKENDS.get(stage, {}))
 
 
-def _load(target: str) -> type[Stage]:
+def load_stage_class(target: str) -> type[Stage]:
     module_name, _, class_name = target.partition(":")
     cls = getattr(importlib.import_module(module_name), class_name)
     if not (isinstance(cls, type) and issubclass(cls, Stage)):
@@ -81,17 +99,17 @@ def _load(target: str) -> type[Stage]:
 def get_backend(stage: str, backend: str | None) -> type[Stage]:
     """The class of ``backend`` of ``stage`` (for a derived step, its class whatever ``backend``)."""
     if stage in _DERIVED:
-        return _load(_DERIVED[stage])
+        return load_stage_class(_DERIVED[stage])
     try:
         target = _BACKENDS[stage][backend]
     except KeyError:
         allowed = ", ".join(available_backends(stage)) or "none"
         raise KeyError(f"stages.{stage}.backend: unknown backend {backend!r}; allowed: {allowed}") from None
-    return _load(target)
+    return load_stage_class(target)
 
 
 def all_backend_classes(stage: str) -> list[type[Stage]]:
     """Every registered class of a stage (to say which stage could fill a field)."""
     if stage in _DERIVED:
-        return [_load(_DERIVED[stage])]
-    return [_load(t) for t in _BACKENDS.get(stage, {}).values()]
+        return [load_stage_class(_DERIVED[stage])]
+    return [load_stage_class(t) for t in _BACKENDS.get(stage, {}).values()]

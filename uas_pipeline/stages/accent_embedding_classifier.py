@@ -1,0 +1,11 @@
+"""Accent from a linear classifier over resemblyzer speaker embeddings (``model``: an ``.npz``
+made with :func:`uas_pipeline.paralinguistics.learned.fit_embedding_classifier`)."""
+
+from __future__ import annotations
+
+from ._learned import EmbeddingClassifierMixin
+from .accent_transformers import TransformersAccent
+
+
+class EmbeddingAccent(EmbeddingClassifierMixin, TransformersAccent):
+    backend = "embedding-classifier"

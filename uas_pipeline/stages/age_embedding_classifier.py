@@ -1,0 +1,11 @@
+"""Age from a linear classifier over resemblyzer speaker embeddings (``model``: an ``.npz``
+made with :func:`uas_pipeline.paralinguistics.learned.fit_embedding_classifier`)."""
+
+from __future__ import annotations
+
+from ._learned import EmbeddingClassifierMixin
+from .age_transformers import TransformersAge
+
+
+class EmbeddingAge(EmbeddingClassifierMixin, TransformersAge):
+    backend = "embedding-classifier"
