@@ -107,10 +107,19 @@ def relabel_output(output: DiarizationOutput, mapping: dict[str, str]) -> Diariz
     return DiarizationOutput.model_validate(data)
 
 
+def link_region_mappings(outputs: Sequence[DiarizationOutput | None], threshold: float | None = None
+                         ) -> list[dict[str, str]]:
+    """Per region of one file (in order; ``None`` for a region that failed), local → file-level
+    speaker ids. ``threshold``: default the outputs' own ``link_threshold``, else
+    :data:`DEFAULT_LINK_THRESHOLD`. This is what the runner's per-file pass calls (``link_regions``)."""
+    if threshold is None:
+        threshold = next((o.link_threshold for o in outputs if o is not None and o.link_threshold is not None),
+                         DEFAULT_LINK_THRESHOLD)
+    return link_region_speakers([o.speakers if o is not None else [] for o in outputs], threshold)
+
+
 def link_region_outputs(outputs: Sequence[DiarizationOutput], threshold: float | None = None) -> list[DiarizationOutput]:
     """The regions' outputs of one file with file-level speaker ids (``threshold``: default the
     outputs' own ``link_threshold``, else :data:`DEFAULT_LINK_THRESHOLD`)."""
-    if threshold is None:
-        threshold = next((o.link_threshold for o in outputs if o.link_threshold is not None), DEFAULT_LINK_THRESHOLD)
-    mappings = link_region_speakers([o.speakers for o in outputs], threshold)
+    mappings = link_region_mappings(outputs, threshold)
     return [relabel_output(o, m) for o, m in zip(outputs, mappings, strict=True)]

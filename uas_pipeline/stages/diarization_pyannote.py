@@ -104,6 +104,13 @@ class PyannoteStage(Stage):
     def run_params(self) -> dict[str, Any]:
         return {"device": self._device()}
 
+    @classmethod
+    def link_regions(cls, outputs: list[DiarizationOutput | None]) -> list[dict[str, str]]:
+        """File-level speaker ids for the regions of one long file (the runner's per-file pass)."""
+        from ..diarization.linking import link_region_mappings
+
+        return link_region_mappings(outputs)
+
     def _count_kwargs(self, item: StageInput) -> dict[str, int]:
         hints = item.clip.hints or {}
         kwargs = {}
