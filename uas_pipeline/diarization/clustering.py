@@ -65,10 +65,17 @@ def _pruned_graph(sim: np.ndarray, keep: int) -> np.ndarray:
     return 0.5 * (a + a.T)
 
 
-def _laplacian_eigen(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _laplacian_eigen(a: np.ndarray, smallest: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """The ``smallest`` lowest eigenpairs of the graph Laplacian and its largest eigenvalue (only
+    those are needed: on a 600 s region with ~2400 windows a full decomposition would dominate)."""
+    from scipy.linalg import eigh
+
     lap = np.diag(a.sum(axis=1)) - a
-    values, vectors = np.linalg.eigh(lap)
-    return values, vectors
+    n = len(lap)
+    k = min(n, smallest)
+    values, vectors = eigh(lap, subset_by_index=[0, k - 1], driver="evr")
+    top = float(eigh(lap, eigvals_only=True, subset_by_index=[n - 1, n - 1], driver="evr")[0])
+    return values, vectors, top
 
 
 def _best_gap(values: np.ndarray, lo: int, hi: int) -> tuple[int, float]:
@@ -137,9 +144,9 @@ def spectral_cluster(
     best: tuple[float, np.ndarray, int] | None = None  # (ratio, eigenvectors, k)
     for p in prune_fractions:
         keep = min(n, max(min_neighbours, int(np.ceil(p * n))))
-        values, vectors = _laplacian_eigen(_pruned_graph(sim, keep))
+        values, vectors, top = _laplacian_eigen(_pruned_graph(sim, keep), hi + 1)
         k, gap = _best_gap(values, max(lo, 1), hi)
-        normalised_gap = gap / max(float(values[-1]), 1e-9)
+        normalised_gap = gap / max(top, 1e-9)
         ratio = (keep / n) / max(normalised_gap, 1e-9)
         if best is None or ratio < best[0]:
             best = (ratio, vectors, k)
