@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     stage.setup()
     vad = None
     if not args.no_vad:
-        vad = get_backend("vad", "silero")({}, Resources(num_cpus=args.threads))
+        vad = get_backend("vad", "silero")({}, Resources(num_cpus=0.5))  # 1 thread, as in the recipes
         vad.setup()
 
     rows = []

@@ -79,7 +79,7 @@ def direct(audio: np.ndarray, threads: int, params: dict) -> tuple[list, list, f
     from uas_pipeline.stages.base import StageInput
     from uas_pipeline.stages.registry import get_backend
 
-    vad = get_backend("vad", "silero")({}, Resources(num_cpus=threads))
+    vad = get_backend("vad", "silero")({}, Resources(num_cpus=0.5))  # 1 thread, as in the recipes
     vad.setup()
     diar = get_backend("diarization", "embedding-cluster")(params, Resources(num_cpus=threads))
     diar.setup()
@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, default=60.0)
     parser.add_argument("--work-dir", type=Path, default=Path("/tmp/uas-long-diarization"))
     parser.add_argument("--refdata", type=Path, default=REFDATA)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads of the diarization stage")
     parser.add_argument("--pipeline", action="store_true", help="also run the pipeline (runner regions + linking)")
     parser.add_argument("--recipe", type=Path, default=REPO / "recipes" / "full.yaml")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",

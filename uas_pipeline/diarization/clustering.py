@@ -72,6 +72,9 @@ def _laplacian_eigen(a: np.ndarray, smallest: int) -> tuple[np.ndarray, np.ndarr
 
     lap = np.diag(a.sum(axis=1)) - a
     n = len(lap)
+    if n <= 400:  # small: the full decomposition is cheaper than two partial ones
+        values, vectors = np.linalg.eigh(lap)
+        return values[:smallest], vectors[:, :smallest], float(values[-1])
     k = min(n, smallest)
     values, vectors = eigh(lap, subset_by_index=[0, k - 1], driver="evr")
     top = float(eigh(lap, eigvals_only=True, subset_by_index=[n - 1, n - 1], driver="evr")[0])

@@ -141,9 +141,15 @@ class EmbeddingClusterStage(Stage):
 
         if self._silero is None:
             self._silero = silero_vad.load_silero_vad()
-        stamps = silero_vad.get_speech_timestamps(torch.from_numpy(item.audio.copy()), self._silero,
-                                                  threshold=self.params.vad_threshold, sampling_rate=self.sample_rate)
-        self._silero.reset_states()
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # silero runs 32 ms chunks one by one: more threads only add sync cost
+        try:
+            stamps = silero_vad.get_speech_timestamps(torch.from_numpy(item.audio.copy()), self._silero,
+                                                      threshold=self.params.vad_threshold,
+                                                      sampling_rate=self.sample_rate)
+        finally:
+            torch.set_num_threads(threads)
+            self._silero.reset_states()
         return [(s["start"] / self.sample_rate, s["end"] / self.sample_rate) for s in stamps]
 
     def _count(self, item: StageInput):
