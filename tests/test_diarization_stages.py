@@ -36,9 +36,10 @@ def _turns(out: DiarizationOutput, offset: float = 0.0) -> list[tuple[float, flo
 
 @pytest.fixture(scope="module")
 def stages():
-    vad = get_backend("vad", "silero")({}, Resources(num_cpus=2))
+    # one torch thread each, as the recipes reserve (two threads are much slower on a busy machine)
+    vad = get_backend("vad", "silero")({}, Resources(num_cpus=0.5))
     vad.setup()
-    diar = get_backend("diarization", "embedding-cluster")({}, Resources(num_cpus=2))
+    diar = get_backend("diarization", "embedding-cluster")({}, Resources(num_cpus=1))
     diar.setup()
     return vad, diar
 
