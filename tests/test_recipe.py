@@ -378,3 +378,14 @@ def test_relative_model_paths_are_resolved_on_the_driver(tmp_path, monkeypatch):
     # names and hub ids are left alone
     recipe = load_recipe(REPO / "recipes" / "demo.yaml", ["stages.asr.model=Systran/faster-whisper-small"])
     assert recipe.stages["asr"].backend_params()["model"] == "Systran/faster-whisper-small"
+
+
+def test_enabled_stage_without_its_extra_names_the_extra(monkeypatch):
+    from uas_pipeline.stages.vad_silero import SileroVadStage
+
+    monkeypatch.setattr(SileroVadStage, "needs_modules", ("silero_vad", "no_such_module_xyz"))
+    monkeypatch.setattr(SileroVadStage, "extra", "vadplus")
+    message = recipe_error("stages.vad.threshold=0.5")
+    assert "stages.vad: backend 'silero' needs the [vadplus] extra" in message
+    assert "pip install 'uas-pipeline[vadplus]'" in message and "no_such_module_xyz" in message
+    load_recipe(REPO / "recipes" / "demo.yaml", ["stages.vad.enabled=false"])  # disabled: no check

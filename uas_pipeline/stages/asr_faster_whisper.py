@@ -82,6 +82,7 @@ class FasterWhisperStage(Stage):
     Params = FasterWhisperParams
     Output = AsrOutput
     fills = ASR_FIELDS
+    needs_modules = ("faster_whisper", "ctranslate2")
     default_resources = Resources(num_cpus=1.0, batch_size=4)
 
     def whisper_model_kwargs(self) -> dict[str, Any]:
