@@ -74,6 +74,8 @@ class EmbeddingClusterStage(Stage):
     Output = DiarizationOutput
     fills = DIARIZATION_FIELDS
     default_resources = Resources(num_cpus=1.0, batch_size=4)
+    extra = "diarization"
+    needs_modules = ("torch", "resemblyzer", "webrtcvad", "librosa", "sklearn", "silero_vad")
 
     def _device(self) -> str:
         if self.params.device != "auto":

@@ -67,6 +67,8 @@ class PyannoteStage(Stage):
     Output = DiarizationOutput
     fills = DIARIZATION_FIELDS
     default_resources = Resources(num_cpus=1.0, batch_size=1)
+    extra = "diarization"
+    needs_modules = ("torch", "torchaudio", "pyannote.audio")
 
     def _device(self) -> str:
         if self.params.device != "auto":
