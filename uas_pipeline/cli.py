@@ -182,6 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--recipe", default=str(Path(__file__).resolve().parent.parent / "recipes" / "demo.yaml"))
     p.add_argument("--set", action="append", metavar="KEY=VALUE")
     p.add_argument("--work-dir", default=None, help="where to write the bench output (default: a temp dir)")
+    p.add_argument("--stages", default="asr",
+                   help="comma-separated stages the pipeline side runs, the others disabled (default asr; "
+                        "vad,asr,diarization times the speech track, attribution included)")
     p.add_argument("--json-out", default=None, help="write the results as JSON here")
     p.add_argument("--order", choices=("bare-first", "pipeline-first"), default="bare-first",
                    help="which side runs first (to check order effects)")

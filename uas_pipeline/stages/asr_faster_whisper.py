@@ -44,6 +44,10 @@ class FasterWhisperParams(StageParams):
     """With VAD enabled: a clip with less detected speech gets an empty transcription (no
     hallucinated text on music or noise)."""
     drop_segments_outside_speech: bool = True
+    fill_speech_gaps_s: float | None = Field(default=1.0, gt=0)
+    """With VAD enabled: a speech stretch at least this long that no kept segment covers is
+    transcribed again on its own (Whisper sometimes stops before the end of a clip: on
+    diarizationExample.wav it returns nothing after 34.6 s of 42 s). ``null``: off."""
     """With VAD enabled: ASR segments that overlap no detected speech region move to
     ``transcription.rejected`` (reason ``outside_speech``)."""
 
@@ -144,16 +148,16 @@ class FasterWhisperStage(Stage):
                 empty = Transcription(text="", language=None, language_confidence=None, segments=[], rejected=[])
                 return AsrOutput(transcription=empty)
         segments_iter, info = self._model.transcribe(item.audio, **self.transcribe_kwargs())
-        segments, rejected = [], []
-        for seg in segments_iter:
-            built = _to_segment(seg, item.duration_s, p.word_timestamps)
-            if built is None:
-                continue
-            if speech is not None and p.drop_segments_outside_speech and not _overlaps(built, speech):
-                rejected.append(RejectedSegment(start=built.start, end=built.end, text=built.text,
-                                                reason="outside_speech"))
-                continue
-            segments.append(built)
+        segments, rejected = self._keep(segments_iter, item.duration_s, speech, 0.0)
+        if speech is not None and p.fill_speech_gaps_s is not None:
+            kwargs = {**self.transcribe_kwargs(), "language": self.params.language or info.language}
+            for start, end in _uncovered(speech, segments, p.fill_speech_gaps_s):
+                lo, hi = int(start * self.sample_rate), int(end * self.sample_rate)
+                more, _ = self._model.transcribe(item.audio[lo:hi], **kwargs)
+                extra, extra_rejected = self._keep(more, item.duration_s, speech, start)
+                segments += extra
+                rejected += extra_rejected
+            segments.sort(key=lambda s: (s.start, s.end))
         transcription = Transcription(
             text=join_segment_texts(segments),
             language=info.language if info.language and len(info.language) == 2 else None,
@@ -162,6 +166,45 @@ class FasterWhisperStage(Stage):
             rejected=rejected if speech is not None and p.drop_segments_outside_speech else None,
         )
         return AsrOutput(transcription=transcription)
+
+
+    def _keep(self, segments_iter: Any, duration: float, speech: list[Span] | None, offset: float
+              ) -> tuple[list[Segment], list[RejectedSegment]]:
+        """Whisper segments (times shifted by ``offset``) split into kept and rejected ones."""
+        p = self.params
+        segments, rejected = [], []
+        for seg in segments_iter:
+            built = _to_segment(seg, duration, p.word_timestamps, offset)
+            if built is None:
+                continue
+            if speech is not None and p.drop_segments_outside_speech and not _overlaps(built, speech):
+                rejected.append(RejectedSegment(start=built.start, end=built.end, text=built.text,
+                                                reason="outside_speech"))
+                continue
+            segments.append(built)
+        return segments, rejected
+
+
+def _uncovered(speech: list[Span], segments: list[Segment], min_s: float) -> list[tuple[float, float]]:
+    """Stretches of speech (regions less than 0.5 s apart joined) that no segment touches, at least
+    ``min_s`` long."""
+    stretches: list[list[float]] = []
+    for r in speech:
+        if stretches and r.start - stretches[-1][1] < 0.5:
+            stretches[-1][1] = r.end
+        else:
+            stretches.append([r.start, r.end])
+    out = []
+    for start, end in stretches:
+        covered = [(max(start, s.start), min(end, s.end)) for s in segments if s.start < end and s.end > start]
+        cursor = start
+        for a, b in sorted(covered):
+            if a - cursor >= min_s:
+                out.append((cursor, a))
+            cursor = max(cursor, b)
+        if end - cursor >= min_s:
+            out.append((cursor, end))
+    return out
 
 
 def resolve_model(model: str) -> tuple[str, str]:
@@ -192,14 +235,14 @@ def _span(start: float, end: float, lo: float, hi: float) -> tuple[float, float]
     return (s, e) if e > s else None
 
 
-def _to_segment(seg: Any, duration: float, with_words: bool) -> Segment | None:
-    span = _span(seg.start, seg.end, 0.0, duration)
+def _to_segment(seg: Any, duration: float, with_words: bool, offset: float = 0.0) -> Segment | None:
+    span = _span(seg.start + offset, seg.end + offset, 0.0, duration)
     text = seg.text.strip()
     if span is None or not text:
         return None
     words: list[Word] | None = [] if with_words else None
     for w in seg.words or ():
-        wspan = _span(w.start, w.end, span[0], span[1])
+        wspan = _span(w.start + offset, w.end + offset, span[0], span[1])
         if wspan is not None and w.word.strip():
             words.append(Word(word=w.word.strip(), start=wspan[0], end=wspan[1], confidence=_clip01(w.probability)))
     confidence = _clip01(math.exp(seg.avg_logprob)) if seg.avg_logprob is not None else None

@@ -16,7 +16,10 @@ from .base import Stage
 _BACKENDS: dict[str, dict[str, str]] = {
     "vad": {"silero": "uas_pipeline.stages.vad_silero:SileroVadStage"},
     "asr": {"faster-whisper": "uas_pipeline.stages.asr_faster_whisper:FasterWhisperStage"},
-    "diarization": {},
+    "diarization": {
+        "embedding-cluster": "uas_pipeline.stages.diarization_embedding_cluster:EmbeddingClusterStage",
+        "pyannote": "uas_pipeline.stages.diarization_pyannote:PyannoteStage",
+    },
     "paralinguistics": {"measured": "uas_pipeline.stages.paralinguistics_measured:MeasuredParalinguistics"},
     "events": {
         "panns": "uas_pipeline.stages.events_panns:PannsEventStage",
