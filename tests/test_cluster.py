@@ -135,10 +135,7 @@ def test_killed_stage_worker_every_clip_once(cluster, tmp_path):
 def test_lost_worker_node_then_rerun_every_clip_once(cluster, tmp_path):
     out = tmp_path / "out"
     manifest = _many_clips(tmp_path, 40)
-    # events off: with vad + asr + events pools the one node left cannot host them all, and the run
-    # then waits for resources instead of stopping (seen with events on: no exit within 600 s)
-    no_events = ("--set", "stages.events.enabled=false")
-    proc = _driver(cluster, out, "--input", str(manifest), "--set", "output.rows_per_shard=4", *no_events)
+    proc = _driver(cluster, out, "--input", str(manifest), "--set", "output.rows_per_shard=4")
     _wait_for_rows(out, proc)
     cluster.remove_node(cluster.worker, allow_graceful=False)
     assert proc.poll() is None, "the run ended before the node was lost"
@@ -147,7 +144,7 @@ def test_lost_worker_node_then_rerun_every_clip_once(cluster, tmp_path):
         assert code == 2 and "the run stopped" in err, err[-3000:]
     cluster.worker = cluster.add_node(num_cpus=1, node_ip_address=WORKER_IP)
     cluster.wait_for_nodes()
-    code, err = _finish(_driver(cluster, out, "--input", str(manifest), *no_events))
+    code, err = _finish(_driver(cluster, out, "--input", str(manifest)))
     assert code == 0, err[-3000:]
     ids = _ids(data_shards(out)) + _ids(error_shards(out))
     assert sorted(ids) == sorted(set(ids)) and len(set(ids)) == 40
