@@ -76,6 +76,9 @@ class RuntimeConfig(_Strict):
     num_gpus: int | None = Field(default=None, ge=0)
     temp_dir: str | None = None
     progress: bool = True
+    resources_lost_grace_s: float = Field(default=120.0, gt=0)
+    """When nodes leave the cluster and the rest cannot host the stage workers for this long, the
+    run stops with a clear error (an autoscaler may bring nodes back within the grace)."""
 
 
 class StageConfig(BaseModel):
