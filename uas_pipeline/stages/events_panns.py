@@ -57,6 +57,7 @@ class PannsEventStage(EventStage):
     Params = PannsEventParams
     default_resources = Resources(num_cpus=1.0, batch_size=8, batch_audio_s=600)
     needs_modules = ("torch", "panns_inference", "torchlibrosa")
+    extra = "events"
 
     @property
     def architecture(self) -> str:

@@ -44,6 +44,7 @@ class YamnetEventStage(EventStage):
     Params = YamnetEventParams
     default_resources = Resources(num_cpus=1.0, batch_size=16)
     needs_modules = ("ai_edge_litert",)
+    extra = "events"
 
     def setup(self) -> None:
         from ..events.vocabulary import audioset_label_map
