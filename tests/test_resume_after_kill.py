@@ -19,7 +19,7 @@ from uas_pipeline.writer import data_shards, error_shards
 from .conftest import DEMO_DIR, REPO
 
 pytestmark = pytest.mark.slow
-N_CLIPS = 16
+N_CLIPS = 32
 
 
 def _command(manifest, out, ray_address):
@@ -44,13 +44,13 @@ def test_sigkill_then_rerun_gives_each_clip_once(ray_session, tmp_path):
     proc = subprocess.Popen(_command(manifest, out, ray_session), env=env, cwd=REPO,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and proc.poll() is None and len(data_shards(out)) < 3:
+    while time.monotonic() < deadline and proc.poll() is None and not data_shards(out):
         time.sleep(0.05)
     assert proc.poll() is None, "run finished before it could be killed: " + proc.stderr.read().decode()[-2000:]
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     written = len(data_shards(out))
-    assert 3 <= written < N_CLIPS
+    assert 1 <= written < N_CLIPS
     # a half-written shard of the killed run may sit in .tmp; readers never see it
     (out / ".tmp" / "part-killed.parquet").write_bytes(b"PAR1 partial")
 

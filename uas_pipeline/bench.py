@@ -3,7 +3,8 @@
 The input clips are repeated (ids ``rep000/<id>``, ``rep001/<id>``, ...) into a JSONL manifest until
 they hold at least ``--min-audio-s`` of audio (and ``--min-clips`` clips). Both sides process that
 manifest in one process, alternating order over ``--rounds``; each side's wall time includes its
-model load. The pipeline runs ASR only (every other stage disabled) with the recipe's settings —
+model load. The pipeline runs ASR only (every other stage disabled; ``--stages vad,asr,diarization`` times the
+speech track, attribution included) with the recipe's settings —
 cross-clip packing and batching included — into a fresh output directory; Ray start-up is timed
 separately and kept out of the throughputs. The bare side is a sequential
 ``WhisperModel.transcribe`` loop with the same model and decoding settings (beam, word timestamps).
@@ -35,6 +36,7 @@ from .modelfiles import package_version
 from .recipe import Recipe, RecipeError, load_recipe
 from .runner import RunError, ensure_ray, run
 from .stages.asr_faster_whisper import FasterWhisperStage, resolve_model
+from .stages.registry import is_derived
 
 ORDERS = ("bare-first", "pipeline-first")
 SHORT_SPEECH_CATEGORIES = ("asr", "speech_no_transcript", "emotion", "emotion_dimensional", "vad", "speaker_traits")
@@ -178,6 +180,20 @@ def machine_info() -> dict[str, Any]:
     }
 
 
+def stage_overrides(stages: str, base: Recipe) -> list[str]:
+    """``--set`` overrides that leave the pipeline side running ``stages``: ``recipe`` (as configured)
+    or comma-separated stage names (the others disabled; derived steps follow their inputs)."""
+    if stages == "recipe":
+        return []
+    wanted = [name.strip() for name in stages.split(",") if name.strip()]
+    if "asr" not in wanted:
+        raise RecipeError("--stages must include asr (the bare side is faster-whisper)")
+    unknown = sorted(set(wanted) - set(base.stages))
+    if unknown:
+        raise RecipeError(f"--stages: {', '.join(unknown)} not configured in the recipe")
+    return [f"stages.{name}.enabled={str(name in wanted).lower()}" for name in base.stages if not is_derived(name)]
+
+
 def main(args: argparse.Namespace) -> int:
     order = getattr(args, "order", "bare-first")
     if order not in ORDERS:
@@ -207,9 +223,7 @@ def main(args: argparse.Namespace) -> int:
             inputs, extensions, min_audio_s, manifest, min_clips=min_clips,
             min_clip_s=getattr(args, "min_clip_s", None) if short else None,
             max_clip_s=getattr(args, "max_clip_s", None) if short else None)
-        stages = getattr(args, "stages", None) or ("recipe" if short else "asr")
-        forced = [] if stages == "recipe" else [f"stages.{name}.enabled={str(name == 'asr').lower()}"
-                                                for name in base.stages]
+        forced = stage_overrides(getattr(args, "stages", None) or ("recipe" if short else "asr"), base)
         forced += [f"input.path={json.dumps(str(manifest))}"]
         forced += device_overrides(getattr(args, "device", None), base)
         recipe = load_recipe(args.recipe, user_sets + forced)
@@ -378,10 +392,11 @@ def print_table(r: dict[str, Any]) -> None:
           f"| cpu_threads {s['model']['cpu_threads']} | beam {s['transcribe']['beam_size']} "
           f"| words {s['transcribe']['word_timestamps']} | pipeline workers {s['pipeline_resources']['concurrency']}")
     print(f"  cpus {m['cpu_count']}, affinity {m['sched_getaffinity']}")
-    print(f"  pipeline stages: {', '.join(r['pipeline_stages'])}")
-    print(f"  {'':<26}{'wall s':>10}{'x real time':>14}")
-    for label, key in (("bare faster-whisper", "bare"), ("pipeline", "pipeline")):
-        print(f"  {label:<26}{r[key]['wall_s']:>10.2f}{r[key]['x_realtime']:>14.2f}")
+    print(f"  {'':<34}{'wall s':>10}{'x real time':>14}")
+    stages = r.get("pipeline_stages") or ["asr"]
+    pipe_label = "pipeline (ASR only)" if stages == ["asr"] else f"pipeline ({'+'.join(stages)})"
+    for label, key in (("bare faster-whisper", "bare"), (pipe_label, "pipeline")):
+        print(f"  {label:<34}{r[key]['wall_s']:>10.2f}{r[key]['x_realtime']:>14.2f}")
     print(f"  pipeline / bare: {r['ratio_pipeline_over_bare']:.3f} over {r['rounds']} round(s); per round: "
           + ", ".join(f"{x:.3f}" for x in r["ratio_per_round"]))
     print("  Ray start: " + (f"{ray_start:.2f} s (not in the ratio)" if ray_start is not None

@@ -1,4 +1,5 @@
-"""The ``uas-pipeline`` command: run, schema, validate, inspect, stages, bench, eval, export, plot, report."""
+"""The ``uas-pipeline`` command: run, schema, validate, inspect, stages, bench, eval, export, plot, report,
+rethreshold."""
 
 from __future__ import annotations
 
@@ -190,9 +191,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--refdata", default=None, help="reference data (default ../shared/refdata)")
     p.add_argument("--wer", action="store_true", help="also pooled WER on the gold clips of --refdata "
                    "(packed vs clip by clip vs bare)")
-    p.add_argument("--stages", choices=("asr", "recipe"), default=None,
-                   help="pipeline side: ASR alone, or every stage the recipe enables (default: recipe with "
-                        "--short, asr otherwise)")
+    p.add_argument("--stages", default=None,
+                   help="pipeline side: 'recipe' (every stage the recipe enables) or comma-separated stages, the "
+                        "others disabled (default: recipe with --short, asr otherwise; vad,asr,diarization times "
+                        "the speech track, attribution included)")
     p.add_argument("--device", choices=("cpu", "cuda", "auto"), default=None,
                    help="ASR device for both sides (cuda also reserves a GPU for the stage)")
     p.add_argument("--recipe", default=str(Path(__file__).resolve().parent.parent / "recipes" / "demo.yaml"))
@@ -220,6 +222,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .training.cli import add_subcommands as add_training_subcommands
 
     add_training_subcommands(sub)
+
+    from .rethreshold import add_subcommands as add_rethreshold
+
+    add_rethreshold(sub)
     return parser
 
 

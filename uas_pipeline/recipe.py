@@ -76,6 +76,9 @@ class RuntimeConfig(_Strict):
     num_gpus: int | None = Field(default=None, ge=0)
     temp_dir: str | None = None
     progress: bool = True
+    resources_lost_grace_s: float = Field(default=120.0, gt=0)
+    """When nodes leave the cluster and the rest cannot host the stage workers for this long, the
+    run stops with a clear error (an autoscaler may bring nodes back within the grace)."""
 
 
 class StageConfig(BaseModel):
@@ -232,11 +235,21 @@ def validate_recipe(data: dict[str, Any]) -> Recipe:
                 message += f"\n  allowed keys in stages.{name}: {common}, {_allowed_keys(params_model)}"
             raise RecipeError(message) from None
         _resolve_local_paths(stage, params)
+        if stage.enabled:
+            _check_installed(name, stage.backend, get_backend(name, stage.backend))
     if recipe.stages:
         from .plan import build_plan
 
         build_plan(recipe)  # ordering, requirements and field ownership are recipe errors too
     return recipe
+
+
+def _check_installed(name: str, backend: str | None, cls: type) -> None:
+    missing = cls.missing_modules()
+    if missing:
+        extra = f"the [{cls.extra}] extra: pip install 'uas-pipeline[{cls.extra}]'" if cls.extra else "more packages"
+        raise RecipeError(f"stages.{name}: backend {backend or 'builtin'!r} needs {extra} "
+                          f"(missing: {', '.join(missing)})")
 
 
 def _resolve_local_paths(stage: StageConfig, params: BaseModel) -> None:

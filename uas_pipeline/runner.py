@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import os
 import platform
+import queue
 import re
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -282,9 +284,10 @@ def run(recipe: Recipe, *, retry_failed: bool = False, allow_recipe_change: bool
         check_resources(plan, recipe, resources.get("CPU", 0.0), resources.get("GPU", 0.0))
         ds = _dataset(recipe, plan, refs, region_done, context)
         linker = RegionLinker(plan)
+        watch = ClusterWatch(plan, recipe, recipe.runtime.resources_lost_grace_s)
+        watch.start()
         try:
-            batches = ds.iter_batches(batch_size=None, batch_format="pyarrow")
-            for batch in _reraise_as_run_error(batches):
+            for batch in _batches(ds, watch):
                 for row in linker.feed(batch.to_pylist()):
                     _account(summary, row)
                     if row["kind"] != "skipped":
@@ -294,6 +297,7 @@ def run(recipe: Recipe, *, retry_failed: bool = False, allow_recipe_change: bool
                 if progress:
                     progress(summary, time.time() - started)
         finally:
+            watch.stop()
             out.close()  # what finished is kept even when the run is interrupted
     summary.wall_s = time.time() - started
     out.write_manifest(_manifest(recipe, recipe_hash, summary, previous, run_started, plan, out))
@@ -341,6 +345,54 @@ def _dataset(recipe: Recipe, plan: list[PlannedStep], refs, region_done: frozens
                           compute=light_pool, fn_kwargs={"plan": [s.config() for s in plan], "context": context})
 
 
+class ClusterWatch(threading.Thread):
+    """Stops a run that can no longer progress: when nodes leave the cluster and the remaining
+    ones cannot host the stage workers for ``grace_s`` seconds, Ray Data would wait for them
+    forever; the driver then exits with the reason (see :func:`_batches`)."""
+
+    def __init__(self, plan: list[PlannedStep], recipe: Recipe, grace_s: float, interval_s: float = 2.0):
+        super().__init__(name="uas-cluster-watch", daemon=True)
+        self.plan, self.recipe, self.grace_s, self.interval_s = plan, recipe, grace_s, interval_s
+        self.reason: str | None = None
+        self._stop_event = threading.Event()
+
+    def stop(self) -> None:
+        self._stop_event.set()
+
+    def run(self) -> None:
+        import ray
+
+        known: dict[str, str] = {}
+        infeasible_since: float | None = None
+        while not self._stop_event.wait(self.interval_s):
+            try:
+                nodes = ray.nodes()
+            except Exception:  # noqa: BLE001 - the driver's own error path reports a dead cluster
+                return
+            alive = [n for n in nodes if n.get("Alive")]
+            for n in nodes:
+                known.setdefault(n["NodeID"], n.get("NodeManagerAddress", "?"))
+            cpus = sum(n.get("Resources", {}).get("CPU", 0.0) for n in alive)
+            gpus = sum(n.get("Resources", {}).get("GPU", 0.0) for n in alive)
+            try:
+                check_resources(self.plan, self.recipe, cpus, gpus)
+            except RecipeError as exc:
+                if infeasible_since is None:
+                    infeasible_since = time.monotonic()
+                    print(f"uas-pipeline: warning: the cluster lost capacity ({cpus:g} CPUs, {gpus:g} GPUs alive) and "
+                          f"cannot host the stage workers; stopping in {self.grace_s:g} s unless nodes join",
+                          file=sys.stderr, flush=True)
+                if time.monotonic() - infeasible_since >= self.grace_s:
+                    gone = sorted(f"{nid[:12]} ({addr})" for nid, addr in known.items()
+                                  if nid not in {n["NodeID"] for n in alive})
+                    self.reason = (f"Ray node(s) {', '.join(gone) or '?'} left the cluster and for "
+                                   f"{self.grace_s:g} s the remaining nodes could not host the stage workers: "
+                                   f"{exc}")
+                    return
+            else:
+                infeasible_since = None
+
+
 class RegionLinker:
     """The per-file pass: holds the rows of a file split into regions until all its regions are in,
     then lets steps that link regions (``link_regions``, e.g. diarization: one speaker keeps one id
@@ -377,6 +429,36 @@ class RegionLinker:
                     record = relabel_speakers(UASRecord.from_json(row["uas"]), mapping)
                     row.update(flat_columns(record))
         return rows
+
+
+def _batches(ds, watch: ClusterWatch, poll_s: float = 1.0):
+    """The dataset's output batches, read by a helper thread so that the driver stays responsive:
+    when the cluster watch gives up, the run stops with its reason instead of waiting forever."""
+    results: queue.Queue = queue.Queue(maxsize=2)
+    done = object()
+
+    def consume() -> None:
+        try:
+            for batch in _reraise_as_run_error(ds.iter_batches(batch_size=None, batch_format="pyarrow")):
+                results.put(batch)
+            results.put(done)
+        except BaseException as exc:  # noqa: BLE001 - handed to the driver thread below
+            results.put(exc)
+
+    threading.Thread(target=consume, name="uas-batches", daemon=True).start()
+    while True:
+        try:
+            item = results.get(timeout=poll_s)
+        except queue.Empty:
+            if watch.reason is not None:
+                raise RunError(f"the run stopped: {watch.reason} (clips finished before this are kept; "
+                               "re-run to resume)") from None
+            continue
+        if item is done:
+            return
+        if isinstance(item, BaseException):
+            raise item
+        yield item
 
 
 def _reraise_as_run_error(batches):

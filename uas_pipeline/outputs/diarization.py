@@ -33,6 +33,10 @@ class DiarizationOutput(StageOutput):
     """Regions where two or more speakers talk at once."""
     overlap_ratio: float = Field(ge=0, le=1, allow_inf_nan=False)
     """Overlapped speech over the clip duration."""
+    link_threshold: float | None = Field(default=None, ge=-1, le=1, allow_inf_nan=False)
+    """Cosine similarity of speaker embeddings above which two speakers of different regions of one
+    file are taken to be the same person (set by the backend for its embedding space; used by
+    :func:`uas_pipeline.diarization.linking.link_region_outputs`)."""
 
     @model_validator(mode="after")
     def _consistent(self) -> DiarizationOutput:

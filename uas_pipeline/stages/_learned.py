@@ -45,6 +45,8 @@ class LearnedAttributeStage(Stage):
     task: ClassVar[str] = ""
     segment_level: ClassVar[bool] = False
     default_resources = Resources(num_cpus=1, batch_size=4)
+    extra = "paralinguistics"
+    needs_modules = ("torch", "transformers")
 
     def skipped_fields(self) -> dict[str, str]:
         return {} if self.params.model else dict.fromkeys(self.fills, NO_MODEL)
@@ -150,6 +152,8 @@ class EmbeddingClassifierMixin:
 
     backend = "embedding-classifier"
     Params = EmbeddingParams
+    extra = "paralinguistics"
+    needs_modules = ("torch", "resemblyzer", "sklearn")
 
     def load_classifier(self, device: str):
         from ..paralinguistics.learned import EmbeddingClassifier

@@ -53,6 +53,7 @@ class FasterWhisperParams(WhisperParams):
 class FasterWhisperStage(WhisperStage):
     backend = "faster-whisper"
     Params = FasterWhisperParams
+    needs_modules = ("faster_whisper", "ctranslate2")
 
     def _cuda_available(self) -> bool:
         import ctranslate2

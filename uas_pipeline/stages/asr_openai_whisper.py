@@ -55,6 +55,8 @@ def whisper_cache_dir(download_root: str | None) -> Path:
 class OpenAIWhisperStage(WhisperStage):
     backend = "openai-whisper"
     Params = OpenAIWhisperParams
+    extra = "asr-openai"
+    needs_modules = ("whisper", "tiktoken")
 
     def checkpoint(self) -> str:
         """What ``whisper.load_model`` is given: a file path, or a name it finds in its cache."""

@@ -129,6 +129,25 @@ class Stage(ABC):
     transcript segments at speaker changes)."""
     derived: ClassVar[bool] = False
     default_resources: ClassVar[Resources] = Resources()
+    extra: ClassVar[str | None] = None
+    """The install extra that brings this backend's libraries (``pip install 'uas-pipeline[extra]'``)."""
+    needs_modules: ClassVar[tuple[str, ...]] = ()
+    """Modules ``setup()`` imports; a recipe enabling this backend without them is refused at load."""
+
+    @classmethod
+    def missing_modules(cls) -> list[str]:
+        """Those of ``needs_modules`` that cannot be imported here (checked without importing them)."""
+        import importlib.util
+
+        missing = []
+        for name in cls.needs_modules:
+            try:
+                found = importlib.util.find_spec(name) is not None
+            except (ImportError, ValueError):
+                found = False
+            if not found:
+                missing.append(name)
+        return missing
 
     def __init__(self, params: StageParams | dict[str, Any] | None = None, resources: Resources | None = None):
         self.params = params if isinstance(params, StageParams) else self.Params.model_validate(params or {})

