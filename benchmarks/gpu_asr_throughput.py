@@ -80,7 +80,9 @@ def build_model(args, device: str):
     dims = ModelDimensions(n_mels=80, n_audio_ctx=1500, n_vocab=51864, n_text_ctx=448, **DIMS[args.dims])
     path = Path(args.work_dir) / f"random-{args.dims}.pt"
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"dims": asdict(dims), "model_state_dict": Whisper(dims).state_dict()}, path)
+    model = Whisper(dims)
+    torch.nn.init.normal_(model.decoder.positional_embedding, std=0.02)  # left uninitialised by Whisper()
+    torch.save({"dims": asdict(dims), "model_state_dict": model.state_dict()}, path)
     return None, str(path)
 
 

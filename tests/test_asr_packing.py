@@ -16,7 +16,7 @@ from uas_pipeline.asr.windows import Piece, merge_spans, pack, quietest_cut, spe
 from .asr_fake_backend import FakeBackend, tone_clip
 
 SR = 16000
-TB, EOT = 1000, 999
+TB, EOT = 1010, 999
 
 
 def test_merge_spans_pads_joins_and_clamps() -> None:
@@ -64,6 +64,7 @@ def test_window_audio_places_pieces_and_locate_splits_gaps_in_the_middle() -> No
     ([TB, 1, TB + 50, TB + 60], [(0.0, 1.0, (1,))], 1.2),  # opened a segment and stopped
     ([TB, 1, TB + 50, TB + 60, 3, 4], [(0.0, 1.0, (1,))], 1.2),  # unclosed text is dropped, resumed
     ([5, 6], [(0.0, 30.0, (5, 6))], None),  # no timestamps: the whole window
+    ([TB, 1, EOT + 6, 2, TB + 50], [(0.0, 1.0, (1, 2))], None),  # a special token is not text
 ])
 def test_split_by_timestamps(tokens, spans, resume) -> None:
     timed = split_by_timestamps(tokens, timestamp_begin=TB, eot=EOT, window_s=30.0)

@@ -26,9 +26,9 @@ SENTENCE = "asr/speechbrain_ASR/spk1_snt1.wav"  # "THE CHILD ALMOST HURT THE SMA
 DOG = "sound_events/esc50_speechbrain/1-100032-A-0.wav"  # a dog barking, no speech
 
 
-def _run(input_path: Path, out: Path):
+def _run(input_path: Path, out: Path, *sets: str):
     recipe = load_recipe(DEMO_RECIPE, [f"input.path={json.dumps(str(input_path))}",
-                                       f"output.dir={json.dumps(str(out))}"])
+                                       f"output.dir={json.dumps(str(out))}", *sets])
     summary = run(recipe)
     assert summary.failed == 0
     assert validate_output(out).ok
@@ -80,7 +80,7 @@ def test_hugging_face_dataset_in_and_out(ray_session, refdata, tmp_path):
         .cast_column("audio", Audio()).save_to_disk(str(saved_in))  # audio bytes embedded
 
     out = tmp_path / "out"
-    summary = _run(saved_in, out)
+    summary = _run(saved_in, out, "stages.asr.language=en")  # tiny.en identifies no language: declare it
     assert summary.ok == 3
     cached = sorted((out / "_input_audio").iterdir())
     assert len(cached) == 3  # embedded audio was written once, beside the output

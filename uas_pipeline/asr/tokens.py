@@ -43,7 +43,8 @@ def split_by_timestamps(tokens: list[int], *, timestamp_begin: int, eot: int, wi
         if tok == eot:
             break
         if tok < timestamp_begin:
-            text.append(tok)
+            if tok < eot:  # special tokens (start-of-transcript, no-timestamps...) are not text
+                text.append(tok)
             continue
         t = min((tok - timestamp_begin) * time_precision, window_s)
         if text:
