@@ -342,6 +342,29 @@ def test_der_and_jer_on_a_constructed_hypothesis(tmp_path: Path) -> None:
     assert pooled["der"] == pytest.approx((1.875 + 19.5) / 39.0)
 
 
+def test_der_scores_the_stage_turns_when_the_shard_has_them(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    ref = [(0.0, 10.0, "A"), (10.0, 20.0, "B")]
+    write_rttm(tmp_path / "d.rttm", "d", ref)
+    manifest = write_jsonl(tmp_path / "refs.jsonl", [{"path": "d.wav", "reference": {"rttm": "d.rttm"}}])
+    # the transcript covers only 2-6 s and 12-16 s; the stage's turns cover the speech
+    rec = make_record("d.wav", duration=20.0, speakers=["SPEAKER_00", "SPEAKER_01"],
+                      segments=[_seg(2.0, 6.0, "SPEAKER_00"), _seg(12.0, 16.0, "SPEAKER_01")])
+    out = write_output(tmp_path / "out", [rec])
+    (shard,) = sorted(out.glob("part-*.parquet"))
+    table = pq.read_table(shard)
+    turns = json.dumps([[0.0, 10.5, "SPEAKER_00"], [10.5, 20.0, "SPEAKER_01"]])
+    pq.write_table(table.append_column("speaker_turns", pa.array([turns], pa.large_string())), shard)
+    m = evaluate(out, manifest).to_dict()["metrics"]["diarization"]
+    (clip,) = m["clips"]
+    assert clip["hypothesis"] == "turns" and clip["der"] == pytest.approx(0.375 / 19.5)
+    assert clip["der_transcript"] == pytest.approx(11.5 / 19.5)  # 12 s of speech not transcribed
+    assert m["pooled"]["hypothesis_from_turns"] == 1
+    assert m["pooled"]["der_transcript"] == pytest.approx(11.5 / 19.5)
+
+
 # --- plug-ins --------------------------------------------------------------------------------------
 
 

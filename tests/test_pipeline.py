@@ -278,4 +278,10 @@ def test_regions_of_one_file_are_linked(ray_session, plugin_backends, tmp_path):
                 checked += seg.speaker == expected
                 assert seg.speaker == expected, (k, w, seg.speaker)
     assert checked >= 10
+    # the stage's own turns (side column) are relabelled like the record
+    turns = {r["clip_id"]: json.loads(r["speaker_turns"]) for shard in data_shards(out)
+             for r in pq.read_table(shard, columns=["clip_id", "speaker_turns"]).to_pylist()}
+    for k, record in enumerate(records):
+        first, second = turns[record.clip.id]
+        assert (first[2], second[2]) == (("SPEAKER_01", "SPEAKER_00") if k % 2 else ("SPEAKER_00", "SPEAKER_01"))
     assert validate_output(out).ok

@@ -1,5 +1,5 @@
 """The ``uas-pipeline`` command: run, schema, validate, inspect, stages, bench, eval, export, plot, report,
-rethreshold."""
+rethreshold, rebin, train, generate."""
 
 from __future__ import annotations
 

@@ -399,6 +399,7 @@ class RegionLinker:
     across the regions of a meeting) relabel the records. Rows of other files pass straight through."""
 
     def __init__(self, plan: list[PlannedStep]):
+        self.plan = plan
         self.linkers = [s for s in plan if hasattr(s.cls, "link_regions")]
         self.pending: dict[str, list[dict[str, Any]]] = {}
 
@@ -428,6 +429,10 @@ class RegionLinker:
                 if row["kind"] == "ok" and mapping:
                     record = relabel_speakers(UASRecord.from_json(row["uas"]), mapping)
                     row.update(flat_columns(record))
+                    for output_cls in {getattr(s.cls, "Output", None) for s in self.plan} - {None}:
+                        names = [n for n in output_cls.SIDE_COLUMNS if n in row]
+                        if names:
+                            row.update(output_cls.relabel_side_columns({n: row[n] for n in names}, mapping))
         return rows
 
 

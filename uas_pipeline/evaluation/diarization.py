@@ -1,11 +1,14 @@
 """Diarization error rate (DER) and Jaccard error rate (JER) with pyannote.metrics.
 
 Reference turns: ``rttm`` (else ``rttm_derived``, inline ``turns``, or a diarization ``segments``
-file). Hypothesis: the record holds no diarization turns, only speaker-attributed transcript
-segments, so the turns are rebuilt from them: each word (each segment without word timings) is a
-span of its segment's speaker, and consecutive spans of one speaker less than ``merge_gap_s`` apart
-are merged. DER measured this way includes ASR segmentation: speech the ASR did not transcribe
-counts as missed, words' timing errors as boundary errors. Segments without a speaker are left out
+file). Hypothesis: the diarization stage's own turns, from the data shard's ``speaker_turns``
+column, where the row has it and the record was joined whole (``hypothesis: "turns"``). Otherwise
+(shards of older versions, records stitched from a long file's regions) the turns are rebuilt from
+the speaker-attributed transcript (``hypothesis: "transcript"``): each word (each segment without
+word timings) is a span of its segment's speaker, and consecutive spans of one speaker less than
+``merge_gap_s`` apart are merged. DER measured that way includes ASR segmentation: speech the ASR
+did not transcribe counts as missed, words' timing errors as boundary errors. Both are reported
+when both can be computed (``der`` / ``der_transcript``). Segments without a speaker are left out
 (reported as ``unattributed_s``).
 
 Scoring: ``DiarizationErrorRate(collar, skip_overlap=False)`` and ``JaccardErrorRate(collar)``
@@ -21,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from ..schema import UASRecord
-from .base import MetricFamily, fmt_pct, ratio, unscored
+from .base import UNSCORED, MetricFamily, fmt_pct, ratio, unscored
+from .join import Joined
 from .references import Turn, is_diarization_segments, labels_of, reference_turns, reference_uem
 
 DEFAULT_COLLAR_S = 0.25
@@ -92,32 +96,52 @@ class DiarizationError(MetricFamily):
     def __init__(self, collar: float = DEFAULT_COLLAR_S, merge_gap_s: float = MERGE_GAP_S) -> None:
         self.collar = collar
         self.merge_gap_s = merge_gap_s
-        self.TITLE = f"DER / JER (collar {collar} s, overlap scored; hypothesis from attributed transcript)"
+        self.TITLE = f"DER / JER (collar {collar} s, overlap scored)"
 
     def applies(self, entry: dict[str, Any]) -> bool:
         labels = labels_of(entry)
         return (any(isinstance(labels.get(k), str) for k in ("rttm", "rttm_derived"))
                 or isinstance(labels.get("turns"), list) or is_diarization_segments(entry))
 
+    def score_joined(self, joined: Joined, ref_dir: Path) -> dict[str, Any]:
+        """Score the stage's turns when the row has them (with the transcript's DER beside them)."""
+        from_transcript = self.score_clip(joined.record, joined.reference.entry, ref_dir)
+        if joined.speaker_turns is None or UNSCORED in from_transcript and "reference" in from_transcript[UNSCORED]:
+            return from_transcript
+        figures = self._score(joined.record, joined.reference.entry, ref_dir, joined.speaker_turns)
+        if isinstance(figures, dict) and UNSCORED not in figures:
+            figures["hypothesis"] = "turns"
+            if UNSCORED not in from_transcript:
+                figures["der_transcript"] = from_transcript["der"]
+                figures["der_transcript_errors_s"] = round(
+                    from_transcript["missed_s"] + from_transcript["false_alarm_s"] + from_transcript["confusion_s"], 3)
+                figures["unattributed_s"] = from_transcript["unattributed_s"]
+        return figures
+
     def score_clip(self, record: UASRecord, entry: dict[str, Any], ref_dir: Path) -> dict[str, Any]:
         hyp = hypothesis_turns(record, self.merge_gap_s)
         if isinstance(hyp, str):
             return unscored(hyp)
         turns, unattributed = hyp
+        figures = self._score(record, entry, ref_dir, turns)
+        if UNSCORED not in figures:
+            figures.update(hypothesis="transcript", unattributed_s=round(unattributed, 3))
+        return figures
+
+    def _score(self, record: UASRecord, entry: dict[str, Any], ref_dir: Path,
+               turns: list[Turn]) -> dict[str, Any]:
         reference = reference_turns(entry, ref_dir) or []
         if not reference:
             return unscored("reference has no speaker turns")
         uem = reference_uem(entry) or [(0.0, max(record.clip.duration_s, max(e for _, e, _ in reference)))]
         figures = score_turns(reference, turns, uem, self.collar)
-        figures.update(
-            reference_speakers=len({t[2] for t in reference}),
-            hypothesis_speakers=len({t[2] for t in turns}),
-            unattributed_s=round(unattributed, 3),
-        )
+        figures.update(reference_speakers=len({t[2] for t in reference}),
+                       hypothesis_speakers=len({t[2] for t in turns}))
         return figures
 
     def pool(self, per_clip: list[dict[str, Any]]) -> dict[str, Any]:
         total = sum(r["reference_s"] for r in per_clip)
+        with_both = [r for r in per_clip if "der_transcript_errors_s" in r]
         miss = sum(r["missed_s"] for r in per_clip)
         fa = sum(r["false_alarm_s"] for r in per_clip)
         conf = sum(r["confusion_s"] for r in per_clip)
@@ -130,6 +154,9 @@ class DiarizationError(MetricFamily):
                          sum(r["jer_speakers"] for r in per_clip)),
             "reference_s": total,
             "clips": len(per_clip),
+            "hypothesis_from_turns": sum(r.get("hypothesis") == "turns" for r in per_clip),
+            "der_transcript": ratio(sum(r["der_transcript_errors_s"] for r in with_both),
+                                    sum(r["reference_s"] for r in with_both)) if with_both else None,
             "collar_s": self.collar,
             "skip_overlap": False,
         }
@@ -138,8 +165,15 @@ class DiarizationError(MetricFamily):
         return [f"DER {fmt_pct(pooled['der'])}  (missed {fmt_pct(pooled['missed'])}, false alarm"
                 f" {fmt_pct(pooled['false_alarm'])}, confusion {fmt_pct(pooled['confusion'])};"
                 f" {pooled['reference_s']:.1f} s of reference speech)",
-                f"JER {fmt_pct(pooled['jer'])}"]
+                f"JER {fmt_pct(pooled['jer'])}",
+                f"hypothesis: the diarization stage's turns on {pooled.get('hypothesis_from_turns', 0)} of"
+                f" {pooled['clips']} clips, the attributed transcript on the others"
+                + (f"; DER of the attributed transcript {fmt_pct(pooled['der_transcript'])}"
+                   if pooled.get("der_transcript") is not None else "")]
 
     def format_clip(self, figures: dict[str, Any]) -> str:
-        return (f"DER {fmt_pct(figures['der'])} JER {fmt_pct(figures['jer'])}  speakers"
-                f" {figures['reference_speakers']} ref / {figures['hypothesis_speakers']} hyp")
+        extra = (f" (attributed transcript {fmt_pct(figures['der_transcript'])})"
+                 if figures.get("der_transcript") is not None else "")
+        return (f"DER {fmt_pct(figures['der'])}{extra} JER {fmt_pct(figures['jer'])}  speakers"
+                f" {figures['reference_speakers']} ref / {figures['hypothesis_speakers']} hyp"
+                f"  [{figures.get('hypothesis', 'transcript')}]")

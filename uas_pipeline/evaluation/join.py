@@ -19,6 +19,7 @@ time while scoring (:func:`load_joined`).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +44,8 @@ _GROUP_RULES = ("regions", "source-regions")
 class _Row:
     clip_id: str
     uas: str
+    speaker_turns: str | None = None
+    """The diarization stage's ``speaker_turns`` side column (JSON), where the shard has it."""
 
 
 @dataclass
@@ -67,6 +70,9 @@ class Joined:
     rule: str
     clip_ids: list[str]
     """The record ids joined (several for stitched regions)."""
+    speaker_turns: list[tuple[float, float, str]] | None = None
+    """The diarization stage's own turns (``speaker_turns`` column) for a record joined whole;
+    ``None`` where the shard has no such column or the record was stitched from regions."""
 
 
 @dataclass
@@ -109,21 +115,23 @@ class JoinReport:
         }
 
 
-def iter_rows(out_dir: Path, batch_size: int = 256) -> Iterator[tuple[str, str | None, float | None, Any]]:
-    """Yield ``(clip_id, source, offset_s, uas)`` per data row, batch by batch; ``uas`` is the Arrow
-    scalar (``.as_py()`` decodes the JSON string only when asked for)."""
+def iter_rows(out_dir: Path, batch_size: int = 256
+              ) -> Iterator[tuple[str, str | None, float | None, Any, str | None]]:
+    """Yield ``(clip_id, source, offset_s, uas, speaker_turns)`` per data row, batch by batch;
+    ``uas`` is the Arrow scalar (``.as_py()`` decodes the JSON string only when asked for)."""
     for shard in data_shards(out_dir):
         pf = pq.ParquetFile(shard)
         names = set(pf.schema_arrow.names)
-        columns = [c for c in ("clip_id", "source", "offset_s", "uas") if c in names]
+        columns = [c for c in ("clip_id", "source", "offset_s", "uas", "speaker_turns") if c in names]
         for batch in pf.iter_batches(columns=columns, batch_size=batch_size):
             ids = batch.column("clip_id").to_pylist()
             n = len(ids)
             sources = batch.column("source").to_pylist() if "source" in names else [None] * n
             offsets = batch.column("offset_s").to_pylist() if "offset_s" in names else [None] * n
+            turns = batch.column("speaker_turns").to_pylist() if "speaker_turns" in names else [None] * n
             uas = batch.column("uas")
             for i in range(n):
-                yield ids[i], sources[i], offsets[i], uas[i]
+                yield ids[i], sources[i], offsets[i], uas[i], turns[i]
 
 
 def _matches(refs: ReferenceSet, clip_id: str, source: str | None,
@@ -148,7 +156,7 @@ def join_records(out_dir: Path, refs: ReferenceSet) -> tuple[list[Match], JoinRe
     the rules); the records are parsed later, one reference at a time, by :func:`load_joined`."""
     report = JoinReport()
     best: dict[str, _Candidates] = {}
-    for clip_id, source, offset, uas in iter_rows(out_dir):
+    for clip_id, source, offset, uas, speaker_turns in iter_rows(out_dir):
         report.records += 1
         matches = _matches(refs, clip_id, source, offset)
         if not matches:
@@ -169,7 +177,7 @@ def join_records(out_dir: Path, refs: ReferenceSet) -> tuple[list[Match], JoinRe
                     report.superseded_ids += [r.clip_id for r in cand.rows]
                 best[ref.key] = cand = _Candidates(rank)
             if rank == cand.rank:
-                cand.rows.append(_Row(clip_id, text))
+                cand.rows.append(_Row(clip_id, text, speaker_turns))
             else:
                 report.superseded_ids.append(clip_id)
     found: list[Match] = []
@@ -209,5 +217,8 @@ def load_joined(matches: list[Match], report: JoinReport) -> Iterator[Joined]:
                 continue
         else:
             record = records[0]
+        turns = None
+        if rule not in _GROUP_RULES and match.rows[0].speaker_turns:
+            turns = [(float(a), float(b), str(spk)) for a, b, spk in json.loads(match.rows[0].speaker_turns)]
         report.by_rule[rule] = report.by_rule.get(rule, 0) + 1
-        yield Joined(reference=ref, record=record, rule=rule, clip_ids=match.clip_ids)
+        yield Joined(reference=ref, record=record, rule=rule, clip_ids=match.clip_ids, speaker_turns=turns)

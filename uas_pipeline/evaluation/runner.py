@@ -54,7 +54,10 @@ class FamilyResult:
 
 def _score_clip(family: Family, joined: Joined, ref_dir: Path) -> dict[str, Any]:
     try:
-        out = family.impl.score_clip(joined.record, joined.reference.entry, ref_dir)
+        if hasattr(family.impl, "score_joined"):  # a family that reads more of the row than the record
+            out = family.impl.score_joined(joined, ref_dir)
+        else:
+            out = family.impl.score_clip(joined.record, joined.reference.entry, ref_dir)
     except Exception as exc:  # noqa: BLE001 - one clip's failure is reported, the others still count
         out = {UNSCORED: f"error: {type(exc).__name__}: {exc}"}
     row = {"clip_id": joined.record.clip.id, "reference_id": joined.reference.key, "join_rule": joined.rule}

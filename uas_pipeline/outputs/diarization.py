@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import json
+from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -47,6 +48,22 @@ class DiarizationOutput(StageOutput):
         if unknown:
             raise ValueError(f"turns use undeclared speakers {sorted(unknown)}")
         return self
+
+    SIDE_COLUMNS: ClassVar[dict[str, str]] = {"speaker_turns": "string"}
+    """``speaker_turns``: the turns as JSON ``[[start, end, speaker], ...]`` in clip time. The record
+    keeps only the speaker-attributed transcript; these are the diarization itself (speech the ASR
+    did not transcribe included), which ``uas-pipeline eval`` scores DER on."""
+
+    def side_columns(self) -> dict[str, Any]:
+        return {"speaker_turns": json.dumps([[t.start, t.end, t.speaker] for t in self.turns])}
+
+    @classmethod
+    def relabel_side_columns(cls, values: dict[str, Any], mapping: dict[str, str]) -> dict[str, Any]:
+        turns = values.get("speaker_turns")
+        if not turns:
+            return values
+        relabelled = [[start, end, mapping.get(spk, spk)] for start, end, spk in json.loads(turns)]
+        return {**values, "speaker_turns": json.dumps(relabelled)}
 
     def record_fields(self) -> dict[str, Any]:
         return {

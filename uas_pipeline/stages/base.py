@@ -68,6 +68,13 @@ class StageOutput(BaseModel):
         """Values of ``SIDE_COLUMNS`` for this clip (missing names are null)."""
         return {}
 
+    @classmethod
+    def relabel_side_columns(cls, values: dict[str, Any], mapping: dict[str, str]) -> dict[str, Any]:
+        """``values`` of this output's side columns with speaker ids renamed by ``mapping`` (the
+        per-file pass that links a long file's regions renames speakers in records and side columns
+        alike). Default: no speaker ids in them."""
+        return values
+
 
 @dataclass(frozen=True)
 class StageFailure:
