@@ -254,6 +254,19 @@ def test_batches_are_split_by_audio_seconds(tmp_path: Path, test_backends: None)
     assert spy.calls == [["c0", "c1"], ["c2"], ["c3"]]
 
 
+def test_a_worker_hands_on_parts_of_at_most_batch_audio_s(tmp_path: Path, test_backends: None) -> None:
+    _, plan = _plan({"paralinguistics": {"backend": "test-peak",
+                                         "resources": {"num_cpus": 0.25, "batch_audio_s": 1.3}}})
+    runner = _runner(plan, "paralinguistics")
+    table = _clips(tmp_path, n=4)  # 0.5, 0.75, 1.0, 1.25 s
+    parts = list(runner.parts(table))
+    assert [p.column("clip_id").to_pylist() for p in parts] == [["c0", "c1"], ["c2"], ["c3"]]
+    outs = [runner(p) for p in parts]
+    assert pa.concat_tables(outs).column("status").to_pylist() == ["active"] * 4
+    _, unbounded = _plan({"paralinguistics": {"backend": "test-peak"}})
+    assert [p.num_rows for p in _runner(unbounded, "paralinguistics").parts(table)] == [4]
+
+
 def test_error_and_skipped_rows_pass_through_untouched(tmp_path: Path, test_backends: None) -> None:
     _, plan = _plan({"paralinguistics": {"backend": "test-peak", "fail_on": "c0"}})
     runner = _runner(plan, "paralinguistics")

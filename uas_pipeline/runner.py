@@ -153,7 +153,9 @@ class _StageWorker:
         self.runner.setup()
 
     def __call__(self, table):
-        return _with_node(self.runner(table), self.runner.step.name)
+        # one output per part (resources.batch_audio_s): results stream on while the batch is worked
+        for part in self.runner.parts(table):
+            yield _with_node(self.runner(part), self.runner.step.name)
 
 
 def _derived_batch(table, step: dict[str, Any], deps: list[dict[str, Any]], drop_rates: tuple[int, ...]):

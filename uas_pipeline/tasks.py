@@ -258,6 +258,25 @@ class StepRunner:
         self.stage.setup()
         self.provenance_json = self.stage.provenance().model_dump_json()
 
+    def parts(self, table: pa.Table) -> Iterator[pa.Table]:
+        """Consecutive slices of ``table`` holding at most ``resources.batch_audio_s`` seconds of clips
+        each (at least one row), so a worker can hand each part on as soon as it is done: a Ray batch of
+        many long clips then streams instead of holding its results (and Ray Data's progress) until
+        the last clip. Without ``batch_audio_s``: the whole table."""
+        limit = self.step.resources.batch_audio_s
+        if not limit or table.num_rows <= 1:
+            yield table
+            return
+        durations = table.column("duration_s").to_pylist()
+        start, held = 0, 0.0
+        for i, seconds in enumerate(durations):
+            seconds = seconds or 0.0
+            if i > start and held + seconds > limit:
+                yield table.slice(start, i - start)
+                start, held = i, 0.0
+            held += seconds
+        yield table.slice(start)
+
     def __call__(self, table: pa.Table) -> pa.Table:
         n = table.num_rows
         statuses = table.column("status").to_pylist()
