@@ -4,25 +4,18 @@ needs neither Ray, CTranslate2, faster-whisper, pyarrow nor soundfile."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from .benchmark_scripts import run_benchmark_main
 
 
 @pytest.mark.slow
 def test_gpu_asr_benchmark_runs_tiny_on_cpu(tmp_path):
     out = tmp_path / "gpu_asr.json"
-    code = (
-        "import sys; sys.path.insert(0, '.'); import benchmarks.gpu_asr_throughput as b; "
-        f"rc = b.main(['--device', 'cpu', '--tiny', '--work-dir', {str(tmp_path)!r}, '--json-out', {str(out)!r}]); "
-        "print('EXTRA', sorted(m for m in ('ray', 'ctranslate2', 'faster_whisper', 'pyarrow', 'soundfile')"
-        " if m in sys.modules)); sys.exit(rc)"
-    )
-    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=600)
+    proc = run_benchmark_main(
+        "gpu_asr_throughput", ["--device", "cpu", "--tiny", "--work-dir", str(tmp_path), "--json-out", str(out)],
+        ("ray", "ctranslate2", "faster_whisper", "pyarrow", "soundfile"), timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "EXTRA []" in proc.stdout
     r = json.loads(out.read_text())

@@ -5,25 +5,18 @@ soundfile is not checked: transformers imports it on its own when installed)."""
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from .benchmark_scripts import REPO, run_benchmark_main
 
 
 @pytest.mark.slow
 def test_benchmark_runs_tiny_on_cpu_with_only_torch_and_transformers(tmp_path):
     out = tmp_path / "bench.json"
-    code = (
-        "import sys; sys.path.insert(0, '.'); import benchmarks.gpu_train_throughput as b; "
-        f"rc = b.main(['--device', 'cpu', '--tiny', '--steps', '2', '--json-out', {str(out)!r}]); "
-        "print('EXTRA', sorted(m for m in ('pydantic', 'whisper', 'ray', 'pyarrow', 'av') if m in sys.modules)); "
-        "sys.exit(rc)"
-    )
-    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
+    proc = run_benchmark_main("gpu_train_throughput", ["--device", "cpu", "--tiny", "--steps", "2", "--json-out", str(out)],
+                              ("pydantic", "whisper", "ray", "pyarrow", "av"), timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "EXTRA []" in proc.stdout
     result = json.loads(out.read_text())
