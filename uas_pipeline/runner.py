@@ -401,8 +401,10 @@ class RegionLinker:
     across the regions of a meeting) relabel the records. Rows of other files pass straight through."""
 
     def __init__(self, plan: list[PlannedStep]):
-        self.plan = plan
         self.linkers = [s for s in plan if hasattr(s.cls, "link_regions")]
+        # outputs with side columns: those may name speakers too, and are relabelled with the record
+        self.side_outputs = [c for c in {getattr(s.cls, "Output", None) for s in plan} if c is not None
+                             and c.SIDE_COLUMNS]
         self.pending: dict[str, list[dict[str, Any]]] = {}
 
     def feed(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -431,7 +433,7 @@ class RegionLinker:
                 if row["kind"] == "ok" and mapping:
                     record = relabel_speakers(UASRecord.from_json(row["uas"]), mapping)
                     row.update(flat_columns(record))
-                    for output_cls in {getattr(s.cls, "Output", None) for s in self.plan} - {None}:
+                    for output_cls in self.side_outputs:
                         names = [n for n in output_cls.SIDE_COLUMNS if n in row]
                         if names:
                             row.update(output_cls.relabel_side_columns({n: row[n] for n in names}, mapping))

@@ -241,6 +241,25 @@ def read_outputs(table: pa.Table, steps: list[PlannedStep]) -> list[dict[str, St
 # --- running one step ------------------------------------------------------------------------------
 
 
+def split_by_seconds(seconds: list[float], limit: float | None) -> Iterator[list[int]]:
+    """Consecutive index groups of ``seconds`` holding at most ``limit`` seconds each (at least one
+    index per group); one group of all when there is no limit."""
+    if not seconds:
+        return
+    if not limit:
+        yield list(range(len(seconds)))
+        return
+    group: list[int] = []
+    held = 0.0
+    for i, s in enumerate(seconds):
+        if group and held + s > limit:
+            yield group
+            group, held = [], 0.0
+        group.append(i)
+        held += s
+    yield group
+
+
 class StepRunner:
     """Runs one planned step on tables of rows: builds typed inputs, isolates per-clip failures,
     validates each output and checks it assembles with its inputs, and appends its columns."""
@@ -263,19 +282,12 @@ class StepRunner:
         each (at least one row), so a worker can hand each part on as soon as it is done: a Ray batch of
         many long clips then streams instead of holding its results (and Ray Data's progress) until
         the last clip. Without ``batch_audio_s``: the whole table."""
-        limit = self.step.resources.batch_audio_s
-        if not limit or table.num_rows <= 1:
+        if table.num_rows == 0:
             yield table
             return
-        durations = table.column("duration_s").to_pylist()
-        start, held = 0, 0.0
-        for i, seconds in enumerate(durations):
-            seconds = seconds or 0.0
-            if i > start and held + seconds > limit:
-                yield table.slice(start, i - start)
-                start, held = i, 0.0
-            held += seconds
-        yield table.slice(start)
+        durations = [d or 0.0 for d in table.column("duration_s").to_pylist()]
+        for group in split_by_seconds(durations, self.step.resources.batch_audio_s):
+            yield table.slice(group[0], len(group))
 
     def __call__(self, table: pa.Table) -> pa.Table:
         n = table.num_rows
@@ -320,21 +332,8 @@ class StepRunner:
 
     def _chunks(self, active: list[int], items: dict[int, StageInput]) -> Iterator[list[int]]:
         """Split the batch so one ``process`` call holds at most ``batch_audio_s`` seconds."""
-        limit = self.step.resources.batch_audio_s
-        if not limit:
-            yield active
-            return
-        chunk: list[int] = []
-        held = 0.0
-        for i in active:
-            seconds = items[i].duration_s
-            if chunk and held + seconds > limit:
-                yield chunk
-                chunk, held = [], 0.0
-            chunk.append(i)
-            held += seconds
-        if chunk:
-            yield chunk
+        for group in split_by_seconds([items[i].duration_s for i in active], self.step.resources.batch_audio_s):
+            yield [active[k] for k in group]
 
     def _process(self, chunk: list[int], items: dict[int, StageInput]) -> tuple[list[Any], float]:
         """``process`` on the chunk; if it raises as a whole, clip by clip to find the culprit."""
