@@ -39,6 +39,8 @@ class PeakParams(StageParams):
     """Clip id on which process() raises for the whole batch."""
     invalid_on: str | None = None
     """Clip id for which the stage returns an invalid output."""
+    batch_seconds: bool = False
+    """Report the audio seconds of the process() call in ``snr_db`` (to observe batching)."""
 
 
 class PeakStage(Stage):
@@ -67,7 +69,8 @@ class PeakStage(Stage):
             if item.clip.id == p.invalid_on:  # skips pydantic here: the worker must catch it
                 out.append(LoudnessOutput.model_construct(peak=-1.0, snr_db=1.0))
                 continue
-            out.append(LoudnessOutput(peak=peak, snr_db=round(20 + peak, 3)))
+            snr = sum(i.duration_s for i in batch) if p.batch_seconds else 20 + peak
+            out.append(LoudnessOutput(peak=peak, snr_db=round(snr, 3)))
         return out
 
 

@@ -254,6 +254,14 @@ def test_batches_are_split_by_audio_seconds(tmp_path: Path, test_backends: None)
     assert spy.calls == [["c0", "c1"], ["c2"], ["c3"]]
 
 
+def test_process_calls_hold_at_most_batch_size_clips(tmp_path: Path, test_backends: None) -> None:
+    _, plan = _plan({"paralinguistics": {"backend": "test-peak", "resources": {"num_cpus": 0.25, "batch_size": 2}}})
+    runner = _runner(plan, "paralinguistics")
+    spy = _Spy(runner)
+    runner(_clips(tmp_path, n=5))
+    assert spy.calls == [["c0", "c1"], ["c2", "c3"], ["c4"]]
+
+
 def test_a_worker_hands_on_parts_of_at_most_batch_audio_s(tmp_path: Path, test_backends: None) -> None:
     _, plan = _plan({"paralinguistics": {"backend": "test-peak",
                                          "resources": {"num_cpus": 0.25, "batch_audio_s": 1.3}}})

@@ -37,10 +37,13 @@ class InputConfig(_Strict):
     """Longer files (or manifest regions) are split into regions of at most this length."""
     min_clip_duration_s: float = Field(default=0.05, ge=0.0)
     decode_num_cpus: float = Field(default=0.25, gt=0)
-    decode_batch_size: int = Field(default=4, ge=1)
+    decode_batch_size: int | None = Field(default=None, ge=1)
+    """Clips per decode task, and so the most clips of a block. Default: the largest
+    ``resources.batch_size`` of the enabled model stages, so that stage receives full batches."""
     decode_batch_audio_s: float = Field(default=600.0, gt=0)
-    """A decode task emits its rows in blocks of at most this many audio seconds (one longer clip
-    goes alone), so memory in flight is bounded by seconds of audio, not by clip count."""
+    """Blocks of decoded audio hold about this many audio seconds at most (one longer clip goes
+    alone). Model stages receive whole blocks, so memory in flight is bounded by seconds of audio,
+    not by clip count."""
     decode_concurrency: int | None = Field(default=None, ge=1)
     """Decode (and merge) tasks in flight. Default: the largest stage worker pool, so light tasks
     keep the model workers fed without spawning a Ray worker process per spare CPU fraction."""

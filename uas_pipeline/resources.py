@@ -16,7 +16,7 @@ class Resources(BaseModel):
     concurrency: int = Field(default=1, ge=1)
     """Number of workers (actors) of this stage; each loads the model once."""
     batch_size: int = Field(default=4, ge=1)
-    """Clips handed to a worker at once."""
+    """Most clips in one ``process`` call (a worker splits the blocks it receives)."""
     batch_audio_s: float | None = Field(default=None, gt=0)
     """Upper bound on the audio seconds of one ``process`` call; a worker splits larger batches
     (a single longer clip still goes alone). ``None``: no bound beyond ``batch_size``."""

@@ -216,7 +216,21 @@ def ensure_ray(recipe: Recipe) -> bool:
     return True
 
 
-def _configure_ray_data() -> None:
+def decode_batch_size(recipe: Recipe, plan: list[PlannedStep]) -> int:
+    """Clips per decode task: the recipe's, else the largest batch of an enabled model stage."""
+    models = [s.resources.batch_size for s in plan if not s.derived]
+    return recipe.input.decode_batch_size or max(models, default=4)
+
+
+def block_bytes(recipe: Recipe, plan: list[PlannedStep]) -> int:
+    """Ray Data's block size target: ``decode_batch_audio_s`` seconds of float32 audio at every
+    decoded rate. Ray merges a task's outputs into blocks up to this size (its default, 128 MiB,
+    would merge 35 minutes of 16 kHz audio) and slices bigger ones, so blocks stay near the bound."""
+    per_second = 4 * sum(sample_rates(plan)) or 4 * 16000
+    return max(int(recipe.input.decode_batch_audio_s * per_second), 1 << 16)
+
+
+def _configure_ray_data(recipe: Recipe, plan: list[PlannedStep]) -> None:
     import logging
 
     import ray.data
@@ -229,6 +243,7 @@ def _configure_ray_data() -> None:
     ctx.print_on_execution_start = False
     ctx.verbose_stats_logs = False
     ctx.execution_options.preserve_order = False
+    ctx.target_max_block_size = block_bytes(recipe, plan)
 
 
 # --- the run ---------------------------------------------------------------------------------------
@@ -281,7 +296,7 @@ def run(recipe: Recipe, *, retry_failed: bool = False, allow_recipe_change: bool
     }
     if refs:
         ensure_ray(recipe)
-        _configure_ray_data()
+        _configure_ray_data(recipe, plan)
         resources = ray.cluster_resources()
         check_resources(plan, recipe, resources.get("CPU", 0.0), resources.get("GPU", 0.0))
         ds = _dataset(recipe, plan, refs, region_done, context)
@@ -312,15 +327,17 @@ def _dataset(recipe: Recipe, plan: list[PlannedStep], refs, region_done: frozens
     import ray.data
 
     inp = recipe.input
-    light = inp.decode_concurrency or max((s.resources.concurrency for s in plan if not s.derived), default=1)
+    models = [s for s in plan if not s.derived]
+    light = inp.decode_concurrency or max((s.resources.concurrency for s in models), default=1)
     light_pool = ray.data.TaskPoolStrategy(size=light)
+    decode_rows = decode_batch_size(recipe, plan)
     # from_items builds the blocks on the driver (no remote metadata tasks for a list of small rows)
-    blocks = max(1, min(len(refs) // inp.decode_batch_size, 20000))
+    blocks = max(1, min(len(refs) // decode_rows, 20000))
     ds = ray.data.from_items(refs_table(refs).to_pylist(), override_num_blocks=blocks)
     ds = ds.map_batches(_probe_batch, batch_format="pyarrow", batch_size=None, num_cpus=LIGHT_TASK_CPUS,
                         compute=light_pool, fn_kwargs={"max_clip_duration_s": inp.max_clip_duration_s,
                                                        "done_ids": region_done})
-    ds = ds.map_batches(_decode_batch, batch_format="pyarrow", batch_size=inp.decode_batch_size,
+    ds = ds.map_batches(_decode_batch, batch_format="pyarrow", batch_size=decode_rows,
                         num_cpus=inp.decode_num_cpus, compute=light_pool,
                         fn_kwargs={"rates": sample_rates(plan), "min_clip_duration_s": inp.min_clip_duration_s,
                                    "max_batch_audio_s": inp.decode_batch_audio_s})
@@ -334,13 +351,17 @@ def _dataset(recipe: Recipe, plan: list[PlannedStep], refs, region_done: frozens
                                 compute=light_pool, fn_kwargs=kwargs)
             continue
         res = step.resources
+        # batch_size=None: a worker receives whole blocks (bounded by audio seconds), never a bundle
+        # of blocks gathered to a row count (20 long regions would make one batch of gigabytes); it
+        # splits them into process() calls of resources.batch_size clips itself. One block queued
+        # per worker beside the one it works on keeps it fed without holding more audio.
         ds = ds.map_batches(
             _StageWorker,
             batch_format="pyarrow",
-            batch_size=res.batch_size,
+            batch_size=None,
             num_cpus=res.num_cpus,
             num_gpus=res.num_gpus or None,
-            compute=ray.data.ActorPoolStrategy(size=res.concurrency),
+            compute=ray.data.ActorPoolStrategy(size=res.concurrency, max_tasks_in_flight_per_actor=2),
             fn_constructor_kwargs=kwargs,
         )
     return ds.map_batches(_merge_batch, batch_format="pyarrow", batch_size=None, num_cpus=LIGHT_TASK_CPUS,

@@ -152,8 +152,8 @@ def decode_rows(table: pa.Table, rates: list[int], min_clip_duration_s: float,
                 max_batch_audio_s: float) -> Iterator[pa.Table]:
     """Decode each active row once from its source and add one ``audio_<rate>`` column per rate.
 
-    Yields tables holding at most ``max_batch_audio_s`` seconds of audio (at least one clip), so a
-    batch of long regions never sits in memory at once."""
+    Yields tables holding at most ``max_batch_audio_s`` seconds of audio (a longer clip goes alone),
+    so a batch of long regions never sits in memory at once."""
     rows: list[dict[str, Any]] = []
     audio: dict[int, list[np.ndarray]] = {r: [] for r in rates}
     held_s = 0.0
@@ -180,12 +180,12 @@ def decode_rows(table: pa.Table, rates: list[int], min_clip_duration_s: float,
             else:
                 seconds = len(mono) / info.sample_rate
                 row = {**row, "duration_s": seconds, "t_decode": time.perf_counter() - t0}
+                if held_s and held_s + seconds > max_batch_audio_s:
+                    yield flush()
                 for rate in rates:
                     audio[rate].append(decoded[rate])
                 rows.append(row)
                 held_s += seconds
-                if held_s >= max_batch_audio_s:
-                    yield flush()
                 continue
         for rate in rates:
             audio[rate].append(empty)
@@ -241,18 +241,18 @@ def read_outputs(table: pa.Table, steps: list[PlannedStep]) -> list[dict[str, St
 # --- running one step ------------------------------------------------------------------------------
 
 
-def split_by_seconds(seconds: list[float], limit: float | None) -> Iterator[list[int]]:
-    """Consecutive index groups of ``seconds`` holding at most ``limit`` seconds each (at least one
-    index per group); one group of all when there is no limit."""
+def split_by_seconds(seconds: list[float], limit: float | None, max_items: int | None = None) -> Iterator[list[int]]:
+    """Consecutive index groups of ``seconds`` holding at most ``limit`` seconds and ``max_items``
+    indices each (at least one index per group); one group of all when there is no bound."""
     if not seconds:
         return
-    if not limit:
+    if not limit and not max_items:
         yield list(range(len(seconds)))
         return
     group: list[int] = []
     held = 0.0
     for i, s in enumerate(seconds):
-        if group and held + s > limit:
+        if group and ((limit and held + s > limit) or (max_items and len(group) >= max_items)):
             yield group
             group, held = [], 0.0
         group.append(i)
@@ -331,8 +331,10 @@ class StepRunner:
         return table
 
     def _chunks(self, active: list[int], items: dict[int, StageInput]) -> Iterator[list[int]]:
-        """Split the batch so one ``process`` call holds at most ``batch_audio_s`` seconds."""
-        for group in split_by_seconds([items[i].duration_s for i in active], self.step.resources.batch_audio_s):
+        """Split the batch so one ``process`` call holds at most ``batch_size`` clips and ``batch_audio_s``
+        seconds."""
+        res = self.step.resources
+        for group in split_by_seconds([items[i].duration_s for i in active], res.batch_audio_s, res.batch_size):
             yield [active[k] for k in group]
 
     def _process(self, chunk: list[int], items: dict[int, StageInput]) -> tuple[list[Any], float]:
