@@ -17,8 +17,8 @@ from .conftest import REPO, SHARED
 SCHEMA_COPY = REPO / "schemas" / "event_vocabulary.csv"
 
 
-def _load_generator():
-    spec = importlib.util.spec_from_file_location("make_event_vocabulary", REPO / "scripts" / "make_event_vocabulary.py")
+def _load_generator(name: str = "make_event_vocabulary"):
+    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -82,6 +82,38 @@ def test_reference_mapping_covers_esc50_and_urbansound8k_with_vocabulary_labels(
     ref = voc.reference_label_map()
     assert ref["dog_bark"] == ("dog",) and ref["thunderstorm"] == ("thunder", "rain")
     assert ref["speech"] == () and ref["siren"] == ("siren",)
+    assert ref["jackhammer"] == ("jackhammer",)  # AudioSet files Jackhammer beside Power tool, not under it
+
+
+def test_reference_labels_are_what_their_generator_makes():
+    gen = _load_generator("make_reference_labels")
+    with gen.TABLE.open(newline="") as f:
+        table = list(csv.DictReader(f))
+    with gen.VOCABULARY.open(newline="") as f:
+        vocabulary = list(csv.DictReader(f))
+    assert gen.render(gen.build(table, vocabulary)) == (voc.DATA_DIR / "reference_labels.csv").read_text()
+
+
+def test_reference_label_rule_takes_the_vocabulary_labels_of_the_named_classes_only():
+    gen = _load_generator("make_reference_labels")
+    vocabulary = [
+        {"label": "thunder", "source": "audioset", "class_name": "Thunderstorm"},
+        {"label": "rain", "source": "audioset", "class_name": "Rain"},
+        {"label": "thunder", "source": "audioset", "class_name": "Thunder"},
+        {"label": "other", "source": "audioset", "class_name": "Mechanisms"},
+        {"label": "appliance", "source": "audioset", "class_name": "Blender"},
+    ]
+    table = [
+        {"dataset": "d", "class": "storm", "audioset": "Thunderstorm|Thunder|Rain", "note": ""},
+        {"dataset": "d", "class": "washer", "audioset": "label:appliance", "note": "no class"},
+        {"dataset": "d", "class": "speech", "audioset": "", "note": ""},
+    ]
+    assert gen.build(table, vocabulary) == [["d", "storm", "thunder|rain", ""], ["d", "washer", "appliance", "no class"],
+                                            ["d", "speech", "", ""]]
+    with pytest.raises(ValueError, match="Jackhammer"):
+        gen.build([{"dataset": "d", "class": "j", "audioset": "Jackhammer", "note": ""}], vocabulary)
+    with pytest.raises(ValueError, match="not vocabulary labels"):
+        gen.build([{"dataset": "d", "class": "j", "audioset": "label:drill", "note": ""}], vocabulary)
 
 
 def test_generator_rule_nearest_anchor_ties_overrides_and_excludes():
