@@ -11,7 +11,7 @@ from uas_pipeline.asr.hallucination import HallucinationRules
 from uas_pipeline.asr.stitch import split_window
 from uas_pipeline.asr.tokens import split_by_timestamps
 from uas_pipeline.asr.transcriber import ClipRequest, PackingSettings, transcribe_clips
-from uas_pipeline.asr.windows import Piece, merge_spans, pack, quietest_cut, speech_pieces
+from uas_pipeline.asr.windows import Piece, Placement, Window, merge_spans, pack, quietest_cut, speech_pieces
 
 from .asr_fake_backend import FakeBackend, tone_clip
 
@@ -46,6 +46,27 @@ def test_pack_fills_windows_in_order_with_gaps_and_keeps_groups_apart() -> None:
     assert all(len(w.placements) == 1 for w in pack(pieces, share=False))
 
 
+def _in_order(pieces: list[Piece], gap_s: float = 1.0) -> Window:
+    """One window holding ``pieces`` in the given order, ``gap_s`` apart."""
+    window = Window()
+    for p in pieces:
+        window.placements.append(Placement(p, round(window.duration + gap_s, 3) if window.placements else 0.0))
+    return window
+
+
+def test_pack_puts_short_pieces_into_the_room_long_ones_leave() -> None:
+    lengths = [20.0, 15.0, 9.0, 10.0]
+    pieces = [Piece(i, 0.0, d, index=i) for i, d in enumerate(lengths)]
+    windows = pack(pieces, window_s=30.0, gap_s=1.0)
+    # in order, one window after the other: 20 | 15 + 9 | 10; longest first, into the first with room: 2
+    assert sorted(sorted(pl.piece.clip for pl in w.placements) for w in windows) == [[0, 2], [1, 3]]
+    for w in windows:
+        assert w.duration <= 30.0
+        ends = [pl.offset + pl.piece.duration for pl in w.placements]
+        assert all(b.offset == pytest.approx(e + 1.0) for e, b in zip(ends, w.placements[1:], strict=False))
+    assert sorted(pl.piece.index for w in windows for pl in w.placements) == list(range(4))
+
+
 def test_window_audio_places_pieces_and_locate_splits_gaps_in_the_middle() -> None:
     clips = [np.full(3 * SR, 0.1, np.float32), np.full(2 * SR, 0.2, np.float32)]
     (window,) = pack([Piece(0, 1.0, 3.0, index=0), Piece(1, 0.0, 2.0, index=1)], gap_s=1.0)
@@ -78,7 +99,7 @@ def _seg(start, end, words, **kw) -> DecodedSegment:
 
 
 def test_split_window_cuts_a_segment_run_across_pieces_by_word_times() -> None:
-    (window,) = pack([Piece(0, 0.5, 2.5, index=0), Piece(1, 1.0, 4.0, index=1)], gap_s=1.0)  # 2nd at 3.0
+    window = _in_order([Piece(0, 0.5, 2.5, index=0), Piece(1, 1.0, 4.0, index=1)])  # 2nd at 3.0
     seg = _seg(0.1, 5.5, [("hello", 0.1, 0.6), ("there", 0.7, 1.9), ("general", 3.2, 4.0), ("kenobi", 4.1, 5.5)])
     parts = split_window(window, [seg])
     assert [(p.clip, s.text) for p, s in parts] == [(0, "hello there"), (1, "general kenobi")]
@@ -153,7 +174,7 @@ def test_declared_language_and_detection() -> None:
 
 
 def test_a_last_word_timed_into_the_gap_stays_with_its_piece() -> None:
-    (window,) = pack([Piece(0, 0.0, 2.5, index=0), Piece(1, 0.0, 2.6, index=1)], gap_s=1.0)  # 2nd at 3.5
+    window = _in_order([Piece(0, 0.0, 2.5, index=0), Piece(1, 0.0, 2.6, index=1)])  # 2nd at 3.5
     # the aligner squeezed "middle." at the decoder's end timestamp, past the middle of the gap
     seg = _seg(0.0, 3.32, [("runs", 1.5, 2.06), ("the", 2.06, 3.32), ("middle.", 3.32, 3.32)])
     seg = seg.shifted(token_span=(0.0, 3.56))  # the decoder's own span also ends just inside piece 1
@@ -167,7 +188,7 @@ def test_a_last_word_timed_into_the_gap_stays_with_its_piece() -> None:
 
 def test_a_first_word_stretched_back_over_other_pieces_goes_with_the_words_after_it() -> None:
     pieces = [Piece(0, 0.0, 1.6, index=0), Piece(1, 0.0, 1.4, index=1), Piece(2, 0.0, 5.9, index=2)]
-    window, = pack(pieces, gap_s=1.0)  # offsets 0, 2.6, 5.0
+    window = _in_order(pieces)  # offsets 0, 2.6, 5.0
     seg = _seg(0.0, 10.0, [("1,", 0.0, 5.5), ("2,", 5.8, 6.3), ("3.", 6.4, 7.0)])
     parts = split_window(window, [seg])
     assert [(p.clip, s.text) for p, s in parts] == [(2, "1, 2, 3.")]

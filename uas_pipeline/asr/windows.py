@@ -144,20 +144,24 @@ def speech_pieces(clip: int, audio: np.ndarray, speech: Sequence[tuple[float, fl
 
 def pack(pieces: Sequence[Piece], *, window_s: float = WINDOW_S, gap_s: float = 1.0,
          share: bool = True) -> list[Window]:
-    """Lay pieces end to end into windows, in order, ``gap_s`` of silence apart, one group per
-    window. With ``share=False`` every piece gets its own window (per-clip decoding)."""
+    """Lay pieces end to end into windows, ``gap_s`` of silence apart, one group per window: longest
+    first, each into the first window with room (first-fit decreasing, so short pieces fill the room
+    that long ones leave instead of opening windows). With ``share=False`` every piece gets its own
+    window (per-clip decoding)."""
     by_group: dict[str | None, list[Piece]] = {}
     for p in pieces:
         by_group.setdefault(p.group, []).append(p)
     windows: list[Window] = []
     for group, members in by_group.items():
-        current = Window(group=group)
-        for piece in members:
-            offset = current.duration + gap_s if current.placements else 0.0
-            if current.placements and (not share or offset + piece.duration > window_s + 1e-6):
-                windows.append(current)
-                current, offset = Window(group=group), 0.0
-            current.placements.append(Placement(piece, round(offset, 3)))
-        if current.placements:
-            windows.append(current)
+        if not share:
+            windows += [Window(group=group, placements=[Placement(p, 0.0)]) for p in members]
+            continue
+        opened: list[Window] = []
+        for piece in sorted(members, key=lambda p: -p.duration):
+            room = next((w for w in opened if w.duration + gap_s + piece.duration <= window_s + 1e-6), None)
+            if room is None:
+                opened.append(Window(group=group, placements=[Placement(piece, 0.0)]))
+            else:
+                room.placements.append(Placement(piece, round(room.duration + gap_s, 3)))
+        windows += opened
     return windows
