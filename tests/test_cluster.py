@@ -119,7 +119,7 @@ def _wait_for_rows(out: Path, proc: subprocess.Popen, timeout: float = 300) -> N
 def test_killed_stage_worker_every_clip_once(cluster, tmp_path):
     out = tmp_path / "out"
     proc = _driver(cluster, out, "--input", str(_many_clips(tmp_path, 40)), "--set", "output.rows_per_shard=4",
-                   "--set", "stages.asr.resources.batch_size=4")  # small batches: workers still busy at the kill
+                   "--set", "input.decode_batch_size=4")  # small blocks: workers still busy at the kill
     _wait_for_rows(out, proc)
     workers = _stage_workers(cluster)
     assert workers, "no stage worker found"
@@ -137,7 +137,7 @@ def test_lost_worker_node_then_rerun_every_clip_once(cluster, tmp_path):
     out = tmp_path / "out"
     manifest = _many_clips(tmp_path, 40)
     proc = _driver(cluster, out, "--input", str(manifest), "--set", "output.rows_per_shard=4",
-                   "--set", "stages.asr.resources.batch_size=4", "--set", "runtime.resources_lost_grace_s=15")
+                   "--set", "input.decode_batch_size=4", "--set", "runtime.resources_lost_grace_s=15")
     _wait_for_rows(out, proc)
     cluster.remove_node(cluster.worker, allow_graceful=False)
     assert proc.poll() is None, "the run ended before the node was lost"

@@ -28,7 +28,7 @@ def _command(manifest, out, ray_address):
         "--input", str(manifest), "--output", str(out), "--quiet",
         "--set", "output.rows_per_shard=1",
         "--set", "stages.vad.enabled=false",
-        "--set", "stages.asr.resources.batch_size=4",  # clips finish a few at a time, so the kill lands midway
+        "--set", "input.decode_batch_size=4",  # blocks of 4 clips finish a few at a time, so the kill lands midway
         "--set", f"runtime.ray_address={ray_address}",
     ]
 

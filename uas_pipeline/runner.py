@@ -230,6 +230,15 @@ def block_bytes(recipe: Recipe, plan: list[PlannedStep]) -> int:
     return max(int(recipe.input.decode_batch_audio_s * per_second), 1 << 16)
 
 
+def object_store_budget(recipe: Recipe, plan: list[PlannedStep]) -> int:
+    """Object store bytes the run's dataset may hold: two blocks per operator (probe, decode, each
+    step, merge) and two more. Ray Data's default (half the object store) lets fast early steps
+    (decode, VAD) run far ahead of a slow model stage, so a dataset of long recordings would pile up
+    in memory; with this budget they wait, and audio in flight stays a few blocks per step."""
+    operators = len(plan) + 3
+    return max(block_bytes(recipe, plan) * (2 * operators + 2), 256 << 20)
+
+
 def _configure_ray_data(recipe: Recipe, plan: list[PlannedStep]) -> None:
     import logging
 
@@ -244,6 +253,8 @@ def _configure_ray_data(recipe: Recipe, plan: list[PlannedStep]) -> None:
     ctx.verbose_stats_logs = False
     ctx.execution_options.preserve_order = False
     ctx.target_max_block_size = block_bytes(recipe, plan)
+    ctx.execution_options.resource_limits = ray.data.ExecutionResources.for_limits(
+        object_store_memory=object_store_budget(recipe, plan))
 
 
 # --- the run ---------------------------------------------------------------------------------------
