@@ -338,17 +338,16 @@ def _dataset(recipe: Recipe, plan: list[PlannedStep], refs, region_done: frozens
     import ray.data
 
     inp = recipe.input
-    models = [s for s in plan if not s.derived]
-    light = inp.decode_concurrency or max((s.resources.concurrency for s in models), default=1)
+    light = inp.decode_concurrency or max((s.resources.concurrency for s in plan if not s.derived), default=1)
     light_pool = ray.data.TaskPoolStrategy(size=light)
-    decode_rows = decode_batch_size(recipe, plan)
+    clips_per_decode = decode_batch_size(recipe, plan)
     # from_items builds the blocks on the driver (no remote metadata tasks for a list of small rows)
-    blocks = max(1, min(len(refs) // decode_rows, 20000))
+    blocks = max(1, min(len(refs) // clips_per_decode, 20000))
     ds = ray.data.from_items(refs_table(refs).to_pylist(), override_num_blocks=blocks)
     ds = ds.map_batches(_probe_batch, batch_format="pyarrow", batch_size=None, num_cpus=LIGHT_TASK_CPUS,
                         compute=light_pool, fn_kwargs={"max_clip_duration_s": inp.max_clip_duration_s,
                                                        "done_ids": region_done})
-    ds = ds.map_batches(_decode_batch, batch_format="pyarrow", batch_size=decode_rows,
+    ds = ds.map_batches(_decode_batch, batch_format="pyarrow", batch_size=clips_per_decode,
                         num_cpus=inp.decode_num_cpus, compute=light_pool,
                         fn_kwargs={"rates": sample_rates(plan), "min_clip_duration_s": inp.min_clip_duration_s,
                                    "max_batch_audio_s": inp.decode_batch_audio_s})

@@ -279,9 +279,10 @@ class StepRunner:
 
     def parts(self, table: pa.Table) -> Iterator[pa.Table]:
         """Consecutive slices of ``table`` holding at most ``resources.batch_audio_s`` seconds of clips
-        each (at least one row), so a worker can hand each part on as soon as it is done: a Ray batch of
-        many long clips then streams instead of holding its results (and Ray Data's progress) until
-        the last clip. Without ``batch_audio_s``: the whole table."""
+        each (at least one row), so a worker can hand each part on as soon as it is done (Ray Data
+        gathers the parts into output blocks up to its block target, which the runner sets to a block's
+        audio bytes) instead of holding a block's results until its last clip. Without
+        ``batch_audio_s``: the whole table."""
         if table.num_rows == 0:
             yield table
             return
