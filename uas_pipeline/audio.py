@@ -17,7 +17,6 @@ from typing import BinaryIO
 import av
 import numpy as np
 import soundfile as sf
-from scipy.signal import resample_poly
 
 TARGET_SR = 16000
 
@@ -222,6 +221,9 @@ def resample(x: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
     x = np.asarray(x)
     if sr_in == sr_out or x.size == 0:
         return np.ascontiguousarray(x, dtype=np.float32)
+    # imported here: scipy.signal takes ~0.7 s to import, and every Ray worker imports this module
+    from scipy.signal import resample_poly
+
     g = gcd(sr_in, sr_out)
     y = resample_poly(x.astype(np.float64, copy=False), sr_out // g, sr_in // g)
     return np.ascontiguousarray(y, dtype=np.float32)
