@@ -307,23 +307,3 @@ def test_a_stage_worker_receives_blocks_bounded_by_audio_seconds(ray_session, pl
     seen = [UASRecord.from_json(r["uas"]).paralinguistics.recording.snr_db for r in _rows(out)]
     # Ray shapes blocks near the bound (it slices blocks over 1.5x its target): never all 16 s
     assert min(seen) >= 1.0 and max(seen) <= 5.0, seen
-
-
-def test_blocks_hold_at_most_the_decode_batch_size(ray_session, plugin_backends, tmp_path):
-    """10 clips in decode batches of 4: blocks of 4, 3, 3 clips (not 5 + 5, which a model stage with
-    ``batch_size: 4`` would process as 4 + 1)."""
-    src = tmp_path / "in"
-    src.mkdir()
-    t = np.arange(8000, dtype=np.float32) / 8000
-    for k in range(10):
-        sf.write(src / f"tone_{k:02d}.wav", 0.3 * np.sin(2 * np.pi * (200 + 20 * k) * t), 8000)
-    out = tmp_path / "out"
-    recipe = load_recipe(DEMO_RECIPE, [
-        f"input.path={src}", f"output.dir={out}", "input.decode_batch_size=4",
-        "stages.vad.enabled=false", "stages.asr.enabled=false", "stages.events.enabled=false",
-        "stages.paralinguistics={backend: test-peak, batch_seconds: true, "
-        "resources: {num_cpus: 0.25, batch_size: 64}}",
-    ])
-    assert run(recipe).ok == 10
-    seen = sorted(UASRecord.from_json(r["uas"]).paralinguistics.recording.snr_db for r in _rows(out))
-    assert max(seen) <= 4.0 and min(seen) >= 3.0, seen

@@ -8,7 +8,6 @@ the driver and are written in shards as they arrive; nothing holds the whole dat
 from __future__ import annotations
 
 import json
-import math
 import os
 import platform
 import queue
@@ -213,26 +212,8 @@ def ensure_ray(recipe: Recipe) -> bool:
             kwargs["_temp_dir"] = str(Path(rt.temp_dir).resolve())
         # address="local": always a new embedded instance, never a cluster someone else started
         # on this machine (plain ray.init() would join the newest one it finds)
-        cpus = rt.num_cpus or os.cpu_count() or 1
-        ray.init(address="local", num_cpus=cpus, num_gpus=rt.num_gpus,
-                 _system_config={"num_workers_soft_limit": worker_soft_limit(recipe, cpus)}, **kwargs)
+        ray.init(address="local", num_cpus=rt.num_cpus or os.cpu_count(), num_gpus=rt.num_gpus, **kwargs)
     return True
-
-
-RAY_DATA_ACTORS = 3
-"""Actors Ray Data starts for itself (stats, autoscaling coordinator, actor-location tracker)."""
-
-
-def worker_soft_limit(recipe: Recipe, cpus: float) -> int:
-    """Idle Ray workers embedded Ray keeps alive. Ray's default is the CPU count, and every stage
-    worker and Ray Data actor counts against it, so on a small machine the worker of each light task
-    (probe, decode, merge) was killed a second after the task and the next block started a new Python
-    process (about 1.2 s of CPU, taken from the model stages: seen once per block on 2 cores). One
-    worker per CPU, per stage worker and per light-task slot, plus Ray Data's actors, keeps them warm."""
-    plan = build_plan(recipe)
-    stage_workers = sum(s.resources.concurrency for s in plan if not s.derived)
-    light = recipe.input.decode_concurrency or max((s.resources.concurrency for s in plan if not s.derived), default=1)
-    return math.ceil(cpus) + stage_workers + light + RAY_DATA_ACTORS
 
 
 def decode_batch_size(recipe: Recipe, plan: list[PlannedStep]) -> int:
@@ -363,15 +344,13 @@ def _dataset(recipe: Recipe, plan: list[PlannedStep], refs, region_done: frozens
     light = inp.decode_concurrency or max((s.resources.concurrency for s in plan if not s.derived), default=1)
     light_pool = ray.data.TaskPoolStrategy(size=light)
     clips_per_decode = decode_batch_size(recipe, plan)
-    # from_items builds the blocks on the driver (no remote metadata tasks for a list of small rows);
-    # blocks of at most clips_per_decode rows, split evenly (a decode task takes one block, so a
-    # model stage's block is not 64 + 3 clips, processed as two calls, one of them nearly empty)
-    blocks = max(1, min(math.ceil(len(refs) / clips_per_decode), 20000))
+    # from_items builds the blocks on the driver (no remote metadata tasks for a list of small rows)
+    blocks = max(1, min(len(refs) // clips_per_decode, 20000))
     ds = ray.data.from_items(refs_table(refs).to_pylist(), override_num_blocks=blocks)
     ds = ds.map_batches(_probe_batch, batch_format="pyarrow", batch_size=None, num_cpus=LIGHT_TASK_CPUS,
                         compute=light_pool, fn_kwargs={"max_clip_duration_s": inp.max_clip_duration_s,
                                                        "done_ids": region_done})
-    ds = ds.map_batches(_decode_batch, batch_format="pyarrow", batch_size=None,
+    ds = ds.map_batches(_decode_batch, batch_format="pyarrow", batch_size=clips_per_decode,
                         num_cpus=inp.decode_num_cpus, compute=light_pool,
                         fn_kwargs={"rates": sample_rates(plan), "min_clip_duration_s": inp.min_clip_duration_s,
                                    "max_batch_audio_s": inp.decode_batch_audio_s})
