@@ -38,10 +38,9 @@ class OmnivadModel:
         parts = []
         for start in range(0, len(audio), step):
             lo = max(0, start - context)
-            last = start + step >= len(audio)
-            probs = self._probs(audio[lo:] if last else audio[lo:start + step + context])
+            probs = self._probs(audio[lo:start + step + context])  # the last chunk: to the end
             first = (start - lo) // _HOP
-            parts.append(probs[first:] if last else probs[first:first + step // _HOP])
+            parts.append(probs[first:first + step // _HOP])
         return np.concatenate(parts)
 
     def _probs(self, audio: np.ndarray) -> np.ndarray:
