@@ -10,7 +10,7 @@ from uas_pipeline.asr.decoding import DecodeSettings
 from uas_pipeline.asr.hallucination import HallucinationRules
 from uas_pipeline.asr.stitch import split_window
 from uas_pipeline.asr.tokens import split_by_timestamps
-from uas_pipeline.asr.transcriber import ClipRequest, PackingSettings, transcribe_clips
+from uas_pipeline.asr.transcriber import ClipRequest, PackingSettings, copied_text, transcribe_clips
 from uas_pipeline.asr.windows import Piece, Placement, Window, merge_spans, pack, quietest_cut, speech_pieces
 
 from .asr_fake_backend import FakeBackend, tone_clip
@@ -138,6 +138,36 @@ def test_pieces_the_decoder_left_or_jumped_over_are_decoded_again() -> None:
     # round 2: the deferred clips share a window; clip 1 (not silent, no word) is decoded alone
     assert (result.stats.deferred, result.stats.doubtful, result.stats.rounds) == (3, 1, 2)
     assert result.stats.decoded_windows == 3
+
+
+def test_a_guessed_split_gets_one_more_shared_window_away_from_the_other_piece() -> None:
+    clips = [tone_clip(3.0, 10 + i) for i in range(5)]
+    # round 1: one window; 10 runs into 11 with a word in the gap between them; 13 and 14 start after 9 s
+    backend = FakeBackend(defer_after_s=9.0, bridge=(10, 11))
+    result = transcribe_clips(backend, [ClipRequest(a, None) for a in clips], DecodeSettings(),
+                              PackingSettings(), HallucinationRules())
+    assert [" ".join(s.text for s in c.segments) for c in result.clips] == ["a10", "a11", "a12", "a13", "a14"]
+    assert result.stats.doubt_reasons == {"guessed_split": 2} and result.stats.deferred == 2
+    # round 2: 10 shares a window with the deferred 13 and 14, 11 goes elsewhere (packed with 10 again,
+    # the decoder would bridge them again and both would need a third round, alone)
+    assert (result.stats.rounds, result.stats.decoded_windows) == (2, 3)
+    again = transcribe_clips(FakeBackend(bridge=(10, 11)), [ClipRequest(a, None) for a in clips[:2]],
+                             DecodeSettings(), PackingSettings(), HallucinationRules())
+    assert [c.segments[0].text for c in again.clips] == ["a10", "a11"] and again.stats.decoded_windows == 3
+
+
+def test_a_text_recurring_in_three_recordings_of_a_window_is_a_decoder_loop() -> None:
+    audios = [tone_clip(3.0, 10), tone_clip(3.0, 11), tone_clip(3.0, 12), tone_clip(3.0, 10), tone_clip(3.0, 13)]
+    window = _in_order([Piece(i, 0.0, 3.0, index=i) for i in range(5)])
+    texts = ["I would like a cup", "David, I would like a cup of coffee.", "David, I would like a cup.",
+             "I would like a cup", "the child"]
+    by_piece = {i: [_seg(0.0, 1.0, [(w, 0.0, 1.0) for w in t.split()])] for i, t in enumerate(texts)}
+    # "i would like a cup" is in pieces 0, 1, 2 and 3: recordings 10, 11 and 12 (3 is a copy of 0)
+    assert copied_text(window, by_piece, audios) == {0, 1, 2, 3}
+    two = {i: by_piece[i] for i in (0, 1, 3)}  # two recordings: two readings of one prompt may agree
+    assert copied_text(window, two, audios) == set()
+    short = {i: [_seg(0.0, 1.0, [("the", 0.0, 0.5), ("child", 0.5, 1.0)])] for i in (0, 1, 2)}
+    assert copied_text(window, short, audios) == set()  # two words are too few to call a loop
 
 
 def test_a_quiet_piece_without_words_is_accepted_as_silence() -> None:

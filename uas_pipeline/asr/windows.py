@@ -143,11 +143,13 @@ def speech_pieces(clip: int, audio: np.ndarray, speech: Sequence[tuple[float, fl
 
 
 def pack(pieces: Sequence[Piece], *, window_s: float = WINDOW_S, gap_s: float = 1.0,
-         share: bool = True) -> list[Window]:
+         share: bool = True, apart: dict[int, set[int]] | None = None) -> list[Window]:
     """Lay pieces end to end into windows, ``gap_s`` of silence apart, one group per window: longest
     first, each into the first window with room (first-fit decreasing, so short pieces fill the room
-    that long ones leave instead of opening windows). With ``share=False`` every piece gets its own
-    window (per-clip decoding)."""
+    that long ones leave instead of opening windows) and holding none of the pieces ``apart`` names
+    for it (piece index → indices). With ``share=False`` every piece gets its own window (per-clip
+    decoding)."""
+    apart = apart or {}
     by_group: dict[str | None, list[Piece]] = {}
     for p in pieces:
         by_group.setdefault(p.group, []).append(p)
@@ -158,7 +160,9 @@ def pack(pieces: Sequence[Piece], *, window_s: float = WINDOW_S, gap_s: float = 
             continue
         opened: list[Window] = []
         for piece in sorted(members, key=lambda p: -p.duration):
-            room = next((w for w in opened if w.duration + gap_s + piece.duration <= window_s + 1e-6), None)
+            avoid = apart.get(piece.index, set())
+            room = next((w for w in opened if w.duration + gap_s + piece.duration <= window_s + 1e-6
+                         and not any(pl.piece.index in avoid for pl in w.placements)), None)
             if room is None:
                 opened.append(Window(group=group, placements=[Placement(piece, 0.0)]))
             else:
