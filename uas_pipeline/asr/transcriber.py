@@ -161,8 +161,9 @@ def _decode_rounds(backend: WhisperBackend, pieces: list[Piece], clips: Sequence
             stop = out.resume_at
             if stop is not None and out.window.duration - stop < settings.min_resume_s:
                 stop = None
-            copied = copied_text(out.window, by_piece, audios) if shared and packing.recheck else set()
-            if shared and packing.recheck:
+            recheck = shared and packing.recheck
+            copied = copied_text(out.window, by_piece, audios) if recheck else set()
+            if recheck:
                 _note_guessed_splits(out.window, by_piece, confused)
             for pl in out.window.placements:
                 p, segs = pl.piece, by_piece.get(pl.piece.index, [])
@@ -184,7 +185,7 @@ def _decode_rounds(backend: WhisperBackend, pieces: list[Piece], clips: Sequence
                             pending.append(rest)
                         continue
                 why = None
-                if shared and packing.recheck:
+                if recheck:
                     why = "copied_text" if p.index in copied else \
                         doubt(p, segs, clips[p.clip].speech, settings, audio=audios[p.clip])
                 if why is not None:
@@ -282,8 +283,8 @@ def _note_guessed_splits(window: Window, by_piece: dict[int, list[DecodedSegment
                          confused: dict[int, set[int]]) -> None:
     """Record which pieces a guessed split joined (neighbours in the window, both with a guessed part),
     so the next round packs them apart."""
-    guessed = [pl.piece.index for pl in window.placements
-               if any(s.uncertain_split for s in by_piece.get(pl.piece.index, []))]
+    guessed = {pl.piece.index for pl in window.placements
+               if any(s.uncertain_split for s in by_piece.get(pl.piece.index, []))}
     order = [pl.piece.index for pl in window.placements]
     for a, b in zip(order, order[1:], strict=False):
         if a in guessed and b in guessed:
