@@ -9,7 +9,7 @@
 # About 17 MB. numba is left out on purpose (llvmlite is 40 MB): the benchmark installs a stand-in.
 set -euo pipefail
 DIR=${1:?usage: gpu_asr_deps.sh DIR}
-PY=${PYTHON:-python3}
+PY=${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}  # needs openai-whisper installed
 mkdir -p "$DIR/.wheels"
 "$PY" -m pip download -q --no-deps --python-version 3.12 --platform manylinux2014_x86_64 --only-binary=:all: \
   -d "$DIR/.wheels" tiktoken regex more-itertools pydantic pydantic-core annotated-types typing-inspection

@@ -223,6 +223,12 @@ def run_bare(model, clips: list[np.ndarray], batch: int, beam: int, tokens_per_s
     return {"wall_s": time.perf_counter() - t0, "windows": windows, "batch": batch}
 
 
+def progress(round_: int, what: str, run: dict, audio_s: float) -> None:
+    """One line per timed run on stderr, so a run cut short still shows what it measured."""
+    print(f"round {round_ + 1}: {what}: {run['wall_s']:.2f} s, {audio_s / run['wall_s']:.0f} audio h/h",
+          file=sys.stderr, flush=True)
+
+
 def _sync() -> None:
     import torch
 
@@ -303,10 +309,12 @@ def main(argv: list[str] | None = None) -> int:
                 if side == "stage":
                     for bw, stage in stages.items():
                         stage_runs[bw].append(run_stage(stage, clips, args.batch_audio_s))
+                        progress(k, f"stage batch_windows={bw}", stage_runs[bw][-1], audio_s)
                 else:
                     for b in batches:
                         bare_runs[b].append(run_bare(model, clips, b, args.beam,
                                                      args.tokens_per_s if fixed else None, fixed))
+                        progress(k, f"bare batch={b}", bare_runs[b][-1], audio_s)
     stage_walls = {bw: statistics.fmean(r["wall_s"] for r in runs) for bw, runs in stage_runs.items()}
     best_bw = min(stage_walls, key=stage_walls.get)
     stage_wall = stage_walls[best_bw]

@@ -213,6 +213,39 @@ def test_openai_whisper_multilingual_checkpoint_detects_a_language(tiny_checkpoi
     assert all(s.words is None for s in t.segments)
 
 
+def test_openai_whisper_half_precision_keeps_layer_norms_in_float32(tiny_checkpoints) -> None:
+    """What the stage does on CUDA with ``fp16``, checked on CPU (which has float16 kernels too): a plain
+    ``model.half()`` breaks openai-whisper's float32 layer norms."""
+    import torch
+    import whisper
+
+    from uas_pipeline.asr.backend_openai_whisper import OpenAIWhisperBackend, half_precision
+    from uas_pipeline.asr.decoding import DecodeSettings
+    from uas_pipeline.asr.tokens import TokenSpan
+
+    rng = np.random.default_rng(2)
+    audios = [(0.1 * rng.standard_normal(int(d * SR))).astype(np.float32) for d in (2.0, 3.5)]
+    plain = whisper.load_model(str(tiny_checkpoints["en"]), device="cpu").half()
+    with pytest.raises(RuntimeError):
+        plain.embed_audio(OpenAIWhisperBackend(plain, "cpu").mel(audios).half())
+
+    model = half_precision(whisper.load_model(str(tiny_checkpoints["en"]), device="cpu"))
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.LayerNorm)]
+    assert norms and all(p.dtype == torch.float32 for m in norms for p in m.parameters())
+    assert model.decoder.token_embedding.weight.dtype == torch.float16
+    backend = OpenAIWhisperBackend(model, "cpu")
+    assert backend.fp16
+    encoded = backend.encode(audios)
+    assert encoded.dtype == torch.float16 and encoded.shape[0] == 2
+    settings = DecodeSettings(beam_size=2, temperatures=(0.0,), fixed_length=True)
+    hypotheses = backend.generate(encoded, "en", 0.0, settings, 6)
+    assert [len(h.tokens) for h in hypotheses] == [6, 6]
+    text = backend.tokenizer("en", "transcribe").encode(" hello there")
+    (window,) = backend.align(encoded[:1], "en", [[TokenSpan(0.0, 2.0, tuple(text))]], [200], settings)
+    assert "".join(w.text for w in window[0]) == " hello there"
+    assert not OpenAIWhisperBackend(whisper.load_model(str(tiny_checkpoints["en"]), device="cpu"), "cpu").fp16
+
+
 def test_openai_whisper_refuses_to_download_by_default(tmp_path) -> None:
     from uas_pipeline.stages.asr_openai_whisper import OpenAIWhisperStage
 

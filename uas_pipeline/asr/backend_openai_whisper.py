@@ -57,6 +57,18 @@ def decode_batch(model: whisper.Whisper, features: torch.Tensor, options: whispe
     return _BatchedTask(model, options).run(features)
 
 
+def half_precision(model: whisper.Whisper) -> whisper.Whisper:
+    """The model in float16 except its layer norms: openai-whisper's ``LayerNorm`` computes in float32
+    (it casts its input up), so float16 norm weights fail ("expected scalar type Float but found Half").
+    Its linear and convolution layers cast their weights to the input's type, so float32 weights would
+    work too, but would be cast again on every call."""
+    model = model.half()
+    for module in model.modules():
+        if isinstance(module, torch.nn.LayerNorm):
+            module.float()
+    return model
+
+
 class _Timing:
     """A word as the aligner sees it (``merge_punctuations`` edits these in place)."""
 
@@ -68,7 +80,8 @@ class OpenAIWhisperBackend:
     def __init__(self, model: whisper.Whisper, device: str):
         self.model = model
         self.device = torch.device(device)
-        self.fp16 = self.device.type == "cuda"
+        # decode in the model's own precision (see half_precision)
+        self.fp16 = model.encoder.conv1.weight.dtype == torch.float16
         self.multilingual = bool(model.is_multilingual)
         self._tokenizers: dict[tuple[str, str], Tokenizer] = {}
         base = self.tokenizer("en", "transcribe")

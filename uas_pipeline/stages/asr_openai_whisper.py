@@ -73,7 +73,7 @@ class OpenAIWhisperStage(WhisperStage):
         import torch
         import whisper
 
-        from ..asr.backend_openai_whisper import OpenAIWhisperBackend
+        from ..asr.backend_openai_whisper import OpenAIWhisperBackend, half_precision
 
         self._device = self.choose_device(torch.cuda.is_available(), "torch")
         if self._device == "cpu":
@@ -81,7 +81,7 @@ class OpenAIWhisperStage(WhisperStage):
         source = self.checkpoint()
         model = whisper.load_model(source, device=self._device, download_root=self.params.download_root)
         if self._device == "cuda" and self.params.fp16:
-            model = model.half()
+            model = half_precision(model)
         model.eval()
         self._backend = OpenAIWhisperBackend(model, self._device)
         self._model_label = source if self.params.model not in WHISPER_NAMES else self.params.model
