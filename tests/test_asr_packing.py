@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -125,6 +128,39 @@ def test_transcriber_packs_clips_and_returns_each_its_own_words() -> None:
                              PackingSettings(share_windows=False), HallucinationRules())
     assert alone.stats.decoded_windows == 9
     assert [c.segments[0].text for c in alone.clips] == [c.segments[0].text for c in result.clips]
+
+
+class _MeetingBackend(FakeBackend):
+    """Encodes only when ``parties`` calls are inside ``encode`` at once: batches decoded one at a time
+    break the barrier (after 2 s) instead of waiting forever."""
+
+    def __init__(self, parties: int) -> None:
+        super().__init__()
+        self.barrier = threading.Barrier(parties, timeout=2)
+        self.threads: set[str] = set()
+
+    def encode(self, audios):
+        self.threads.add(threading.current_thread().name)
+        self.barrier.wait()
+        return super().encode(audios)
+
+
+def test_parallel_batches_decode_at_once_and_keep_their_order() -> None:
+    clips = [tone_clip(3.0, 10 + i) for i in range(8)]
+    requests = [ClipRequest(a, None) for a in clips]
+    settings = DecodeSettings(batch_windows=2)
+    sequential = transcribe_clips(FakeBackend(), requests, settings, PackingSettings(share_windows=False),
+                                  HallucinationRules())
+    backend = _MeetingBackend(parties=2)
+    parallel = transcribe_clips(backend, requests, replace(settings, parallel_batches=2),
+                                PackingSettings(share_windows=False), HallucinationRules())
+    # 8 windows in batches of 2: four batches, two at a time
+    assert [c.segments for c in parallel.clips] == [c.segments for c in sequential.clips]
+    assert parallel.stats.decoded_windows == sequential.stats.decoded_windows == 8
+    assert len(backend.threads) == 2 and all(t.startswith("asr-decode") for t in backend.threads)
+    with pytest.raises(threading.BrokenBarrierError):
+        transcribe_clips(_MeetingBackend(parties=2), requests[:2], settings, PackingSettings(share_windows=False),
+                         HallucinationRules())
 
 
 def test_pieces_the_decoder_left_or_jumped_over_are_decoded_again() -> None:

@@ -82,6 +82,24 @@ def _with_vad(vad, item: StageInput) -> StageInput:
     return item
 
 
+def test_faster_whisper_decodes_two_batches_at_once_on_cpu_and_the_bare_loop_does_not() -> None:
+    from uas_pipeline.stages.asr_faster_whisper import FasterWhisperStage
+
+    cpu = FasterWhisperStage({"cpu_threads": 2})
+    assert cpu.decode_workers() == 2 and cpu.decode_settings().parallel_batches == 2
+    assert "num_workers" not in cpu.whisper_model_kwargs()  # the bench's bare loop builds its model from these
+    assert FasterWhisperStage({"num_workers": 1}).decode_settings().parallel_batches == 1
+    gpu = FasterWhisperStage({}, Resources(num_gpus=0.5))
+    gpu._device = "cuda"
+    assert gpu.decode_workers() == 1 and gpu.decode_settings().batch_windows == 16
+
+
+@pytest.mark.slow
+def test_faster_whisper_stage_uses_its_decode_workers(fw_stages) -> None:
+    _, packed, _ = fw_stages
+    assert packed._backend.model.model.num_workers == 2  # CTranslate2 runs two batches at once
+
+
 @pytest.mark.slow
 def test_gold_clips_packed_and_clip_by_clip(refdata: Path, fw_stages) -> None:
     vad, packed, alone = fw_stages

@@ -19,6 +19,7 @@ module drives it the way Whisper's own ``transcribe`` decides things, but over a
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -53,6 +54,9 @@ class DecodeSettings:
     included), it only cuts decoding loops short."""
     batch_windows: int = 1
     """Windows encoded and generated together."""
+    parallel_batches: int = 1
+    """Batches decoded at once from as many threads; only for a backend that runs concurrent calls
+    (CTranslate2 with ``inter_threads`` of at least this)."""
 
 
 @dataclass
@@ -152,8 +156,9 @@ class WindowOutput:
 def decode_windows(backend: WhisperBackend, windows: Sequence[Window], clips: Sequence[np.ndarray],
                    s: DecodeSettings) -> list[WindowOutput]:
     """Decode windows in batches of ``s.batch_windows`` (one language per batch, shared and single-piece
-    windows apart), one pass each; temperature fallback only for single-piece windows."""
-    outputs: list[WindowOutput] = []
+    windows apart), one pass each; temperature fallback only for single-piece windows. With
+    ``s.parallel_batches`` > 1 that many batches are decoded at once; outputs keep the batches' order."""
+    jobs: list[tuple[list[Window], DecodeSettings]] = []
     queue = list(windows)
     while queue:
         key = (queue[0].group, _shared(queue[0]))
@@ -161,9 +166,13 @@ def decode_windows(backend: WhisperBackend, windows: Sequence[Window], clips: Se
         queue = [w for w in queue if not any(w is b for b in batch)]
         # a shared window is never re-sampled as a whole: one bad piece would drag the others into
         # temperature sampling; the caller judges its pieces one by one instead (see the transcriber)
-        outputs.extend(_decode_batch(backend, batch, clips, replace(s, temperatures=s.temperatures[:1])
-                                     if key[1] else s))
-    return outputs
+        jobs.append((batch, replace(s, temperatures=s.temperatures[:1]) if key[1] else s))
+    if s.parallel_batches > 1 and len(jobs) > 1:
+        with ThreadPoolExecutor(min(s.parallel_batches, len(jobs)), thread_name_prefix="asr-decode") as pool:
+            done = list(pool.map(lambda job: _decode_batch(backend, job[0], clips, job[1]), jobs))
+    else:
+        done = [_decode_batch(backend, batch, clips, settings) for batch, settings in jobs]
+    return [out for outs in done for out in outs]
 
 
 def _shared(window: Window) -> bool:
