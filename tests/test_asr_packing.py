@@ -132,11 +132,11 @@ def test_transcriber_packs_clips_and_returns_each_its_own_words() -> None:
 
 class _MeetingBackend(FakeBackend):
     """Encodes only when ``parties`` calls are inside ``encode`` at once: batches decoded one at a time
-    break the barrier (after 2 s) instead of waiting forever."""
+    break the barrier (after ``timeout`` s) instead of waiting forever."""
 
-    def __init__(self, parties: int) -> None:
+    def __init__(self, parties: int, timeout: float) -> None:
         super().__init__()
-        self.barrier = threading.Barrier(parties, timeout=2)
+        self.barrier = threading.Barrier(parties, timeout=timeout)
         self.threads: set[str] = set()
 
     def encode(self, audios):
@@ -151,7 +151,7 @@ def test_parallel_batches_decode_at_once_and_keep_their_order() -> None:
     settings = DecodeSettings(batch_windows=2)
     sequential = transcribe_clips(FakeBackend(), requests, settings, PackingSettings(share_windows=False),
                                   HallucinationRules())
-    backend = _MeetingBackend(parties=2)
+    backend = _MeetingBackend(parties=2, timeout=30)  # generous: a loaded CI machine may start threads late
     parallel = transcribe_clips(backend, requests, replace(settings, parallel_batches=2),
                                 PackingSettings(share_windows=False), HallucinationRules())
     # 8 windows in batches of 2: four batches, two at a time
@@ -159,7 +159,7 @@ def test_parallel_batches_decode_at_once_and_keep_their_order() -> None:
     assert parallel.stats.decoded_windows == sequential.stats.decoded_windows == 8
     assert len(backend.threads) == 2 and all(t.startswith("asr-decode") for t in backend.threads)
     with pytest.raises(threading.BrokenBarrierError):
-        transcribe_clips(_MeetingBackend(parties=2), requests[:2], settings, PackingSettings(share_windows=False),
+        transcribe_clips(_MeetingBackend(parties=2, timeout=1), requests[:2], settings, PackingSettings(share_windows=False),
                          HallucinationRules())
 
 
